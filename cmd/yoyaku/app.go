@@ -1,0 +1,214 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/uptrace/bun"
+
+	"github.com/yoyaku-oss/yoyaku/migrations"
+	"github.com/yoyaku-oss/yoyaku/modules/platform/apperr"
+	"github.com/yoyaku-oss/yoyaku/modules/platform/config"
+	"github.com/yoyaku-oss/yoyaku/modules/platform/dbx"
+	"github.com/yoyaku-oss/yoyaku/modules/platform/httpx"
+	"github.com/yoyaku-oss/yoyaku/modules/platform/i18n"
+	"github.com/yoyaku-oss/yoyaku/modules/platform/logx"
+	"github.com/yoyaku-oss/yoyaku/modules/platform/tenantdb"
+	"github.com/yoyaku-oss/yoyaku/modules/platform/view"
+	"github.com/yoyaku-oss/yoyaku/modules/tenants"
+	"github.com/yoyaku-oss/yoyaku/web"
+)
+
+// app is the wired program: databases, services and the HTTP handler.
+type app struct {
+	cfg     config.Config
+	log     *slog.Logger
+	control *bun.DB
+	reg     *tenantdb.Registry
+	tenants *tenants.Service
+	catalog *i18n.Catalog
+	views   *view.Renderer
+}
+
+// migrationMode says what to do with a control database behind the binary.
+type migrationMode int
+
+const (
+	refuseBehind migrationMode = iota // serve: refuse unless empty (a fresh install is set up)
+	migrateNow                        // migrate: apply what is pending
+)
+
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(cfg.LogLevel))
+	return logx.New(w, cfg.LogFormat == "json", lvl)
+}
+
+// openApp opens the control database (creating it when missing), checks its
+// migrations and wires the modules.
+func openApp(ctx context.Context, cfg config.Config, log *slog.Logger, mode migrationMode) (*app, error) {
+	if err := cfg.PrepareDataDir(); err != nil {
+		return nil, err
+	}
+	loc := cfg.Location()
+	control, err := dbx.OpenControl(ctx, loc)
+	if err != nil {
+		return nil, fmt.Errorf("control database: %w", err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			_ = control.Close()
+		}
+	}()
+	ctlMigrations := migrations.Control(string(loc.Engine))
+	pending, err := dbx.Pending(ctx, control, ctlMigrations)
+	if err != nil {
+		return nil, fmt.Errorf("control database: %w", err)
+	}
+	all, err := dbx.MigrationNames(ctlMigrations)
+	if err != nil {
+		return nil, err
+	}
+	if len(pending) > 0 {
+		if mode == refuseBehind && len(pending) < len(all) {
+			return nil, fmt.Errorf("control database is behind this binary (%d migrations pending: %s); run `yoyaku migrate`",
+				len(pending), strings.Join(pending, ", "))
+		}
+		applied, err := dbx.Migrate(ctx, control, ctlMigrations)
+		if err != nil {
+			return nil, fmt.Errorf("control database: %w", err)
+		}
+		log.InfoContext(ctx, "control database migrated", "applied", len(applied))
+	}
+	servers := map[string]string{}
+	if loc.Engine == dbx.MySQL {
+		servers[tenantdb.DefaultServer] = cfg.MySQLDSN
+	}
+	reg, err := tenantdb.New(tenantdb.Config{
+		Engine:     loc.Engine,
+		DataDir:    cfg.DataDir,
+		Servers:    servers,
+		Migrations: migrations.Tenant(string(loc.Engine)),
+		Logger:     log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	catalog, err := i18n.Load(web.FS, "i18n")
+	if err != nil {
+		_ = reg.Close()
+		return nil, err
+	}
+	views, err := view.New(web.FS, catalog)
+	if err != nil {
+		_ = reg.Close()
+		return nil, err
+	}
+	a := &app{
+		cfg:     cfg,
+		log:     log,
+		control: control,
+		reg:     reg,
+		catalog: catalog,
+		views:   views,
+		tenants: tenants.NewService(tenants.Config{Control: control, Registry: reg, Location: loc, Logger: log}),
+	}
+	ok = true
+	return a, nil
+}
+
+// Close closes the databases.
+func (a *app) Close() error {
+	return errors.Join(a.reg.Close(), a.control.Close())
+}
+
+// handler builds the HTTP surface.
+func (a *app) handler(operatorToken string) (*gin.Engine, error) {
+	prom := prometheus.NewRegistry()
+	prom.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectors.NewDBStatsCollector(a.control.DB, "control"),
+		registryCollector{a.reg},
+	)
+	r, err := httpx.New(httpx.Options{
+		Logger:       a.log,
+		Catalog:      a.catalog,
+		Registerer:   prom,
+		MaxBodyBytes: a.cfg.MaxBodyBytes,
+	})
+	if err != nil {
+		return nil, err
+	}
+	r.GET("/", func(c *gin.Context) {
+		c.JSON(http.StatusOK, gin.H{"service": "yoyaku", "version": versionString()})
+	})
+	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	r.GET("/readyz", a.ready)
+	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(prom, promhttp.HandlerOpts{})))
+	r.StaticFileFS("/static/site.css", "static/site.css", http.FS(web.FS))
+
+	th := tenants.NewHTTP(a.tenants, a.views)
+	platform := r.Group("/api/v1/platform", httpx.RequireToken(operatorToken))
+	th.RegisterOperator(platform)
+	th.RegisterPublic(r.Group("/api/v1/public/:tenant", th.APITenant()))
+	th.RegisterSite(r.Group("/t/:tenant", th.SiteTenant()))
+	return r, nil
+}
+
+var errNotReady = apperr.New(apperr.KindUnavailable, "not_ready")
+
+func (a *app) ready(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
+	defer cancel()
+	if err := a.control.PingContext(ctx); err != nil {
+		httpx.Fail(c, errNotReady.WithCause(fmt.Errorf("control database: %w", err)))
+		return
+	}
+	if err := a.reg.Ping(ctx); err != nil {
+		httpx.Fail(c, errNotReady.WithCause(err))
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ready"})
+}
+
+// registryCollector exports the tenant registry's numbers.
+type registryCollector struct{ reg *tenantdb.Registry }
+
+var (
+	descOpen   = prometheus.NewDesc("yoyaku_tenant_db_open", "Tenant databases open now (SQLite files).", nil, nil)
+	descInUse  = prometheus.NewDesc("yoyaku_tenant_db_in_use", "Tenant database handles held by requests now.", nil, nil)
+	descPool   = prometheus.NewDesc("yoyaku_tenant_pool_connections", "Tenant server pool connections by state.", []string{"server", "state"}, nil)
+	descWaits  = prometheus.NewDesc("yoyaku_tenant_pool_wait_total", "Times a request waited for a tenant server connection.", []string{"server"}, nil)
+	descWaitSe = prometheus.NewDesc("yoyaku_tenant_pool_wait_seconds_total", "Time requests waited for a tenant server connection.", []string{"server"}, nil)
+)
+
+func (rc registryCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descOpen, descInUse, descPool, descWaits, descWaitSe} {
+		ch <- d
+	}
+}
+
+func (rc registryCollector) Collect(ch chan<- prometheus.Metric) {
+	s := rc.reg.Stats()
+	ch <- prometheus.MustNewConstMetric(descOpen, prometheus.GaugeValue, float64(s.OpenTenants))
+	ch <- prometheus.MustNewConstMetric(descInUse, prometheus.GaugeValue, float64(s.InUse))
+	for name, p := range s.Pools {
+		ch <- prometheus.MustNewConstMetric(descPool, prometheus.GaugeValue, float64(p.InUse), name, "in_use")
+		ch <- prometheus.MustNewConstMetric(descPool, prometheus.GaugeValue, float64(p.Idle), name, "idle")
+		ch <- prometheus.MustNewConstMetric(descPool, prometheus.GaugeValue, float64(p.Max), name, "max")
+		ch <- prometheus.MustNewConstMetric(descWaits, prometheus.CounterValue, float64(p.WaitCount), name)
+		ch <- prometheus.MustNewConstMetric(descWaitSe, prometheus.CounterValue, p.WaitDuration.Seconds(), name)
+	}
+}

@@ -1,0 +1,70 @@
+// Command yoyaku is the Yoyaku reservation service: one binary that serves
+// the booking sites, consoles and APIs of every tenant, and the operator's
+// tools (migrate, tenant, version). It is also the composition root: the only
+// place that wires the modules together.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	// Time zones must resolve the same on every machine, with or without
+	// the system's zoneinfo.
+	_ "time/tzdata"
+
+	"github.com/yoyaku-oss/yoyaku/modules/platform/config"
+)
+
+// Set at build time with -ldflags "-X main.version=...".
+var (
+	version = "dev"
+	commit  = ""
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
+}
+
+// run executes the CLI and returns the exit code. Errors are one line on
+// stderr, never a stack trace.
+func run(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	root := newRoot(stdout, stderr, getenv)
+	root.SetArgs(args)
+	if err := root.Execute(); err != nil {
+		msg := strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
+		fmt.Fprintln(stderr, "yoyaku: "+msg)
+		return 1
+	}
+	return 0
+}
+
+func newRoot(stdout, stderr io.Writer, getenv func(string) string) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "yoyaku",
+		Short:         "Yoyaku: multi-tenant reservation management",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	for _, v := range config.Vars {
+		root.PersistentFlags().String(v.Flag, v.Value(getenv), v.Usage+" ($"+v.Env+")")
+	}
+	load := func(cmd *cobra.Command) (config.Config, error) {
+		raw := map[string]string{}
+		cmd.Flags().VisitAll(func(f *pflag.Flag) { raw[f.Name] = f.Value.String() })
+		return config.Parse(raw)
+	}
+	root.AddCommand(
+		newServeCmd(load),
+		newMigrateCmd(load),
+		newTenantCmd(load),
+		newVersionCmd(),
+	)
+	return root
+}

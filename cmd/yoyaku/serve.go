@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/yoyaku-oss/yoyaku/modules/platform/config"
+	"github.com/yoyaku-oss/yoyaku/modules/platform/httpx"
+	"github.com/yoyaku-oss/yoyaku/modules/tenants"
+)
+
+// demoSlug is the tenant `serve --demo` makes sure exists.
+const demoSlug = "demo"
+
+func newServeCmd(load func(*cobra.Command) (config.Config, error)) *cobra.Command {
+	var migrate, demo bool
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the booking sites, consoles and APIs",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := load(cmd)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			return serve(ctx, cmd, cfg, migrate, demo)
+		},
+	}
+	cmd.Flags().BoolVar(&migrate, "migrate", false, "apply pending migrations (control and tenants) before serving")
+	cmd.Flags().BoolVar(&demo, "demo", false, "make sure the demo tenant exists")
+	return cmd
+}
+
+func serve(ctx context.Context, cmd *cobra.Command, cfg config.Config, migrate, demo bool) error {
+	out := cmd.OutOrStdout()
+	log := newLogger(cfg, cmd.ErrOrStderr())
+	mode := refuseBehind
+	if migrate {
+		mode = migrateNow
+	}
+	a, err := openApp(ctx, cfg, log, mode)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := a.Close(); err != nil {
+			log.Error("closing databases", "err", err)
+		}
+	}()
+	if migrate {
+		if err := a.tenants.MigrateAll(ctx, nil); err != nil {
+			return err
+		}
+	}
+	if n, err := a.tenants.RecoverProvisioning(ctx, 10*time.Minute); err != nil {
+		return fmt.Errorf("recovering half-provisioned tenants: %w", err)
+	} else if n > 0 {
+		log.Warn("removed half-provisioned tenants", "count", n)
+	}
+	if demo {
+		if err := ensureDemo(ctx, a); err != nil {
+			return err
+		}
+	}
+	token, tokenPath, generated, err := cfg.Operator()
+	if err != nil {
+		return err
+	}
+	h, err := a.handler(token)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("cannot listen on %s: %w", cfg.Addr, errors.Unwrap(err))
+	}
+	base := "http://" + ln.Addr().String()
+	fmt.Fprintf(out, "Yoyaku %s serving on %s (%s, data in %s)\n", versionString(), base, cfg.DB, cfg.DataDir)
+	if demo {
+		fmt.Fprintf(out, "  booking site (demo):  %s/t/%s/\n", base, demoSlug)
+		fmt.Fprintf(out, "  public API (demo):    %s/api/v1/public/%s\n", base, demoSlug)
+	}
+	fmt.Fprintf(out, "  operator API:         %s/api/v1/platform/tenants\n", base)
+	switch {
+	case generated:
+		fmt.Fprintf(out, "  operator token:       %s (shown once; kept in %s)\n", token, tokenPath)
+	case tokenPath != "":
+		fmt.Fprintf(out, "  operator token:       in %s\n", tokenPath)
+	default:
+		fmt.Fprintln(out, "  operator token:       from YOYAKU_OPERATOR_TOKEN")
+	}
+	fmt.Fprintf(out, "  health:               %s/healthz  %s/readyz  %s/metrics\n", base, base, base)
+	log.Info("serving", "addr", ln.Addr().String(), "db", cfg.DB, "version", versionString())
+	err = httpx.Serve(ctx, httpx.Server(cfg.Addr, h), ln, cfg.ShutdownTimeout, log)
+	log.Info("stopped")
+	return err
+}
+
+// ensureDemo creates the demo tenant when it is missing; when it exists,
+// nothing changes.
+func ensureDemo(ctx context.Context, a *app) error {
+	_, err := a.tenants.Get(ctx, demoSlug)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, tenants.ErrNotFound) {
+		return err
+	}
+	_, err = a.tenants.Create(ctx, tenants.CreateParams{
+		Slug:          demoSlug,
+		Name:          "Yoyaku デモ店",
+		ContactEmails: []string{"owner@demo.example.jp"},
+	})
+	if errors.Is(err, tenants.ErrSlugTaken) {
+		return nil // another process made it meanwhile
+	}
+	return err
+}

@@ -1,0 +1,9 @@
+// Package archtest holds the architecture test: it lists every package of the
+// repository (and of each plugin module under plugins/) with go list and fails
+// when an import breaks the rules of ARCHITECTURE.md: modules import only
+// modules before them in the module order, no module imports cmd, a plugin or
+// (except integrations) the sdk or generated protobuf code, and plugins import
+// nothing of this project but the sdk.
+//
+// The package has no code of its own; nothing imports it.
+package archtest

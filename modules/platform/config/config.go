@@ -1,0 +1,193 @@
+// Package config reads Yoyaku's settings from flags and YOYAKU_* environment
+// variables (a flag wins over the variable, the variable over the default)
+// and checks them before anything starts, so that a bad value stops the
+// program with one clear line instead of a stack trace later.
+package config
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/yoyaku-oss/yoyaku/modules/platform/dbx"
+)
+
+// Config is the process configuration.
+type Config struct {
+	Addr            string        // YOYAKU_ADDR: listen address
+	DataDir         string        // YOYAKU_DATA_DIR: embedded databases, generated secrets
+	DB              string        // YOYAKU_DB: sqlite or mysql
+	MySQLDSN        string        // YOYAKU_MYSQL_DSN: server DSN (mysql)
+	MySQLPrefix     string        // YOYAKU_MYSQL_PREFIX: database name prefix (mysql)
+	OperatorToken   string        // YOYAKU_OPERATOR_TOKEN: operator API bearer token
+	LogFormat       string        // YOYAKU_LOG_FORMAT: json or text
+	LogLevel        string        // YOYAKU_LOG_LEVEL: debug, info, warn, error
+	ShutdownTimeout time.Duration // YOYAKU_SHUTDOWN_TIMEOUT: time in-flight requests get to finish
+	MaxBodyBytes    int64         // YOYAKU_MAX_BODY_BYTES: request body limit
+}
+
+// Var describes one setting for flags, help and the README.
+type Var struct {
+	Env, Flag, Default, Usage string
+}
+
+// Vars lists every setting.
+var Vars = []Var{
+	{"YOYAKU_ADDR", "addr", "127.0.0.1:8080", "listen address"},
+	{"YOYAKU_DATA_DIR", "data-dir", "./data", "embedded databases and generated secrets"},
+	{"YOYAKU_DB", "db", "sqlite", "database engine: sqlite or mysql"},
+	{"YOYAKU_MYSQL_DSN", "mysql-dsn", "", "MySQL/MariaDB server DSN, e.g. user:pass@tcp(127.0.0.1:3306)/"},
+	{"YOYAKU_MYSQL_PREFIX", "mysql-prefix", "yoyaku", "prefix of the databases Yoyaku creates on the MySQL server"},
+	{"YOYAKU_OPERATOR_TOKEN", "operator-token", "", "operator API bearer token (generated into the data dir when unset)"},
+	{"YOYAKU_LOG_FORMAT", "log-format", "json", "log format: json or text"},
+	{"YOYAKU_LOG_LEVEL", "log-level", "info", "log level: debug, info, warn or error"},
+	{"YOYAKU_SHUTDOWN_TIMEOUT", "shutdown-timeout", "30s", "how long in-flight requests may take to finish at shutdown"},
+	{"YOYAKU_MAX_BODY_BYTES", "max-body-bytes", "1048576", "largest request body accepted"},
+}
+
+// Value returns the value of v from the environment, or its default.
+func (v Var) Value(getenv func(string) string) string {
+	if s := getenv(v.Env); s != "" {
+		return s
+	}
+	return v.Default
+}
+
+// Parse builds a Config from raw values keyed by flag name and checks it.
+func Parse(raw map[string]string) (Config, error) {
+	c := Config{
+		Addr:          raw["addr"],
+		DataDir:       raw["data-dir"],
+		DB:            raw["db"],
+		MySQLDSN:      raw["mysql-dsn"],
+		MySQLPrefix:   raw["mysql-prefix"],
+		OperatorToken: raw["operator-token"],
+		LogFormat:     raw["log-format"],
+		LogLevel:      raw["log-level"],
+	}
+	d, err := time.ParseDuration(raw["shutdown-timeout"])
+	if err != nil || d <= 0 {
+		return c, fmt.Errorf("YOYAKU_SHUTDOWN_TIMEOUT: %q is not a positive duration such as 30s", raw["shutdown-timeout"])
+	}
+	c.ShutdownTimeout = d
+	var n int64
+	if _, err := fmt.Sscan(raw["max-body-bytes"], &n); err != nil || n < 1024 {
+		return c, fmt.Errorf("YOYAKU_MAX_BODY_BYTES: %q is not a byte count of at least 1024", raw["max-body-bytes"])
+	}
+	c.MaxBodyBytes = n
+	return c, c.Check()
+}
+
+// Check validates the settings that need no database.
+func (c Config) Check() error {
+	if _, err := dbx.ParseEngine(c.DB); err != nil {
+		return fmt.Errorf("YOYAKU_DB: %w", err)
+	}
+	if c.DB == string(dbx.MySQL) {
+		if c.MySQLDSN == "" {
+			return errors.New("YOYAKU_MYSQL_DSN: required when YOYAKU_DB=mysql (e.g. user:pass@tcp(127.0.0.1:3306)/)")
+		}
+		if _, err := dbx.ParseMySQLDSN(c.MySQLDSN); err != nil {
+			return fmt.Errorf("YOYAKU_MYSQL_DSN: %w", err)
+		}
+		if !dbx.ValidPrefix(c.MySQLPrefix) {
+			return fmt.Errorf("YOYAKU_MYSQL_PREFIX: %q must be 1–16 of [a-z0-9_] starting with a letter", c.MySQLPrefix)
+		}
+	}
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return fmt.Errorf("YOYAKU_ADDR: %q is not host:port", c.Addr)
+	}
+	switch c.LogFormat {
+	case "json", "text":
+	default:
+		return fmt.Errorf("YOYAKU_LOG_FORMAT: %q is not json or text", c.LogFormat)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("YOYAKU_LOG_LEVEL: %q is not debug, info, warn or error", c.LogLevel)
+	}
+	if c.DataDir == "" {
+		return errors.New("YOYAKU_DATA_DIR: must not be empty")
+	}
+	return nil
+}
+
+// Location returns where the databases live.
+func (c Config) Location() dbx.Location {
+	return dbx.Location{Engine: dbx.Engine(c.DB), DataDir: c.DataDir, MySQLDSN: c.MySQLDSN, Prefix: c.MySQLPrefix}
+}
+
+// PrepareDataDir creates the data dir (mode 0700) and proves it writable.
+func (c Config) PrepareDataDir() error {
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return fmt.Errorf("YOYAKU_DATA_DIR: cannot create %s: %w", c.DataDir, unwrapPath(err))
+	}
+	f, err := os.CreateTemp(c.DataDir, ".write-check-*")
+	if err != nil {
+		return fmt.Errorf("YOYAKU_DATA_DIR: %s is not writable: %w", c.DataDir, unwrapPath(err))
+	}
+	name := f.Name()
+	_ = f.Close()
+	_ = os.Remove(name)
+	return nil
+}
+
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// TokenFile is where a generated operator token is kept in the data dir.
+const TokenFile = "operator-token"
+
+// Operator returns the operator token: YOYAKU_OPERATOR_TOKEN when set, else
+// the one kept in the data dir, else a new one written there with mode 0600
+// (generated reports that, so the caller prints it once).
+func (c Config) Operator() (token, path string, generated bool, err error) {
+	if c.OperatorToken != "" {
+		if len(c.OperatorToken) < 16 {
+			return "", "", false, errors.New("YOYAKU_OPERATOR_TOKEN: use at least 16 characters")
+		}
+		return c.OperatorToken, "", false, nil
+	}
+	path = filepath.Join(c.DataDir, TokenFile)
+	b, err := os.ReadFile(path)
+	if err == nil {
+		t := strings.TrimSpace(string(b))
+		if len(t) < 16 {
+			return "", path, false, fmt.Errorf("operator token file %s is too short; delete it to generate a new one", path)
+		}
+		return t, path, false, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return "", path, false, fmt.Errorf("read operator token: %w", unwrapPath(err))
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return "", path, false, err
+	}
+	token = "yop_" + base64.RawURLEncoding.EncodeToString(raw)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return "", path, false, fmt.Errorf("write operator token: %w", unwrapPath(err))
+	}
+	if _, err := f.WriteString(token + "\n"); err != nil {
+		_ = f.Close()
+		return "", path, false, err
+	}
+	if err := f.Close(); err != nil {
+		return "", path, false, err
+	}
+	return token, path, true, nil
+}

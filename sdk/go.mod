@@ -1,0 +1,3 @@
+module github.com/yoyaku-oss/yoyaku/sdk
+
+go 1.26.8
