@@ -56,7 +56,7 @@ func fromRow(r *tenantRow) (Tenant, error) {
 		ID: r.ID, Slug: r.Slug, Name: r.Name, TimeZone: r.TimeZone, Locale: r.Locale,
 		Status:    Status(r.Status),
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(), StatusChangedAt: r.StatusChangedAt.UTC(),
-		DB:        tenantdb.Placement{TenantID: r.ID, Server: r.DBServer, Name: r.DBName},
+		DB: tenantdb.Placement{TenantID: r.ID, Server: r.DBServer, Name: r.DBName},
 	}
 	if err := json.Unmarshal([]byte(r.ContactEmails), &t.ContactEmails); err != nil {
 		return Tenant{}, fmt.Errorf("tenant %s: contact_emails: %w", r.ID, err)
