@@ -5,6 +5,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -27,15 +28,16 @@ var (
 )
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
 }
 
 // run executes the CLI and returns the exit code. Errors are one line on
 // stderr, never a stack trace.
-func run(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+// Cancelling ctx stops `serve` as SIGTERM does.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	root := newRoot(stdout, stderr, getenv)
 	root.SetArgs(args)
-	if err := root.Execute(); err != nil {
+	if err := root.ExecuteContext(ctx); err != nil {
 		msg := strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
 		fmt.Fprintln(stderr, "yoyaku: "+msg)
 		return 1
