@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -77,8 +78,10 @@ func Parse(raw map[string]string) (Config, error) {
 		return c, fmt.Errorf("YOYAKU_SHUTDOWN_TIMEOUT: %q is not a positive duration such as 30s", raw["shutdown-timeout"])
 	}
 	c.ShutdownTimeout = d
-	var n int64
-	if _, err := fmt.Sscan(raw["max-body-bytes"], &n); err != nil || n < 1024 {
+	// ParseInt, not Sscan: Sscan stops at the first non-digit, so "4096KB"
+	// would silently mean 4096 bytes.
+	n, err := strconv.ParseInt(raw["max-body-bytes"], 10, 64)
+	if err != nil || n < 1024 {
 		return c, fmt.Errorf("YOYAKU_MAX_BODY_BYTES: %q is not a byte count of at least 1024", raw["max-body-bytes"])
 	}
 	c.MaxBodyBytes = n

@@ -63,8 +63,8 @@ func BindJSON(c *gin.Context, dst any) error {
 	}
 	body, err := io.ReadAll(c.Request.Body)
 	if err != nil {
-		if isMaxBytes(err) {
-			return errTooLarge
+		if limit, ok := maxBytesLimit(err); ok {
+			return errTooLarge.WithArgs(map[string]any{"Max": limit})
 		}
 		return errMalformed.WithCause(err)
 	}

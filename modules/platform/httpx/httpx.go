@@ -66,7 +66,9 @@ func New(o Options) (*gin.Engine, error) {
 	if err := r.SetTrustedProxies(nil); err != nil {
 		return nil, err
 	}
-	r.Use(e.requestID, e.accessLog, e.recover, e.limitBody, e.language, e.securityHeaders)
+	// limitBody runs after language and securityHeaders so that a 413 it
+	// answers is in the client's language and carries the headers too.
+	r.Use(e.requestID, e.accessLog, e.recover, e.language, e.securityHeaders, e.limitBody)
 	r.NoRoute(func(c *gin.Context) { Fail(c, errNotFound) })
 	r.NoMethod(func(c *gin.Context) { Fail(c, errMethod) })
 	return r, nil

@@ -177,8 +177,12 @@ var (
 	errTooLarge = apperr.New(apperr.KindTooLarge, "body_too_large")
 )
 
-// isMaxBytes reports whether err is http.MaxBytesReader's limit error.
-func isMaxBytes(err error) bool {
+// maxBytesLimit reports whether err is http.MaxBytesReader's limit error,
+// and the limit it enforced (for the problem's detail).
+func maxBytesLimit(err error) (int64, bool) {
 	var mbe *http.MaxBytesError
-	return errors.As(err, &mbe)
+	if errors.As(err, &mbe) {
+		return mbe.Limit, true
+	}
+	return 0, false
 }

@@ -123,31 +123,38 @@ func (r *Registry) path(p Placement) string {
 }
 
 func (r *Registry) acquireSQLite(ctx context.Context, p Placement) (bun.IDB, func(), error) {
-	r.mu.Lock()
-	if r.closed {
-		r.mu.Unlock()
-		return nil, nil, apperr.New(apperr.KindUnavailable, "shutting_down")
-	}
-	e, ok := r.files[p.Name]
-	if !ok {
-		e = &sqliteEntry{ready: make(chan struct{})}
-		r.files[p.Name] = e
-		r.mu.Unlock()
-		e.w, e.r, e.err = r.openSQLite(ctx, p)
-		if e.err == nil {
-			e.db = &splitDB{IDB: e.w, reader: e.r}
-		}
+	for {
 		r.mu.Lock()
-		close(e.ready)
-		if e.err != nil {
-			// Do not cache a failure: the next request tries again, so a
-			// database fixed by `yoyaku migrate` is picked up at once.
-			delete(r.files, p.Name)
+		if r.closed {
 			r.mu.Unlock()
-			return nil, nil, e.err
+			return nil, nil, apperr.New(apperr.KindUnavailable, "shutting_down")
 		}
-		r.evictLocked()
-	} else {
+		e, ok := r.files[p.Name]
+		if !ok {
+			e = &sqliteEntry{ready: make(chan struct{}), refs: 1}
+			r.files[p.Name] = e
+			r.inUse++
+			r.mu.Unlock()
+			w, rd, err := r.openSQLite(ctx, p)
+			r.mu.Lock()
+			e.w, e.r, e.err = w, rd, err
+			if err == nil {
+				e.db = &splitDB{IDB: w, reader: rd}
+			}
+			close(e.ready)
+			if err != nil {
+				// Do not cache a failure: the next request tries again, so a
+				// database fixed by `yoyaku migrate` is picked up at once.
+				delete(r.files, p.Name)
+				e.refs--
+				r.inUse--
+				r.mu.Unlock()
+				return nil, nil, err
+			}
+			r.evictLocked() // never this entry: it is held
+			r.mu.Unlock()
+			return e.db, r.releaser(e), nil
+		}
 		r.mu.Unlock()
 		select {
 		case <-e.ready:
@@ -158,17 +165,21 @@ func (r *Registry) acquireSQLite(ctx context.Context, p Placement) (bun.IDB, fun
 			return nil, nil, e.err
 		}
 		r.mu.Lock()
-	}
-	if r.files[p.Name] != e {
-		// Evicted or dropped between ready and now: start over.
+		if r.files[p.Name] != e {
+			// Closed (idle, evicted or dropped) between ready and now.
+			r.mu.Unlock()
+			continue
+		}
+		e.refs++
+		r.inUse++
 		r.mu.Unlock()
-		return r.acquireSQLite(ctx, p)
+		return e.db, r.releaser(e), nil
 	}
-	e.refs++
-	r.inUse++
-	r.mu.Unlock()
+}
+
+func (r *Registry) releaser(e *sqliteEntry) func() {
 	var once sync.Once
-	return e.db, func() {
+	return func() {
 		once.Do(func() {
 			r.mu.Lock()
 			e.refs--
@@ -176,7 +187,7 @@ func (r *Registry) acquireSQLite(ctx context.Context, p Placement) (bun.IDB, fun
 			e.lastUsed = r.cfg.Now()
 			r.mu.Unlock()
 		})
-	}, nil
+	}
 }
 
 func (r *Registry) openSQLite(ctx context.Context, p Placement) (*bun.DB, *bun.DB, error) {
