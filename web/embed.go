@@ -4,7 +4,8 @@ package web
 
 import "embed"
 
-// FS holds templates/, static/ and i18n/.
+// FS holds templates/, static/, i18n/ and openapi.json, the OpenAPI document
+// of the HTTP API.
 //
-//go:embed i18n templates static
+//go:embed i18n templates static openapi.json
 var FS embed.FS

@@ -158,6 +158,7 @@ func (a *app) handler(operatorToken string) (*gin.Engine, error) {
 	r.GET("/readyz", a.ready)
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(prom, promhttp.HandlerOpts{})))
 	r.StaticFileFS("/static/site.css", "static/site.css", http.FS(web.FS))
+	r.GET("/api/v1/openapi.json", func(c *gin.Context) { c.FileFromFS("openapi.json", http.FS(web.FS)) })
 
 	th := tenants.NewHTTP(a.tenants, a.views)
 	platform := r.Group("/api/v1/platform", httpx.RequireToken(operatorToken))
