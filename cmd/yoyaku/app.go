@@ -22,6 +22,7 @@ import (
 	"github.com/yoyaku-oss/yoyaku/modules/platform/dbx"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/httpx"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/i18n"
+	"github.com/yoyaku-oss/yoyaku/modules/platform/idempotency"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/logx"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/tenantdb"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/view"
@@ -161,7 +162,12 @@ func (a *app) handler(operatorToken string) (*gin.Engine, error) {
 	r.GET("/api/v1/openapi.json", func(c *gin.Context) { c.FileFromFS("openapi.json", http.FS(web.FS)) })
 
 	th := tenants.NewHTTP(a.tenants, a.views)
-	platform := r.Group("/api/v1/platform", httpx.RequireToken(operatorToken))
+	// Operator creations and changes accept Idempotency-Key; answers are
+	// kept in the control database.
+	platform := r.Group("/api/v1/platform", httpx.RequireToken(operatorToken), idempotency.Middleware(idempotency.Config{
+		DB:    func(*gin.Context) (bun.IDB, error) { return a.control, nil },
+		Scope: func(*gin.Context) string { return "operator" },
+	}))
 	th.RegisterOperator(platform)
 	th.RegisterPublic(r.Group("/api/v1/public/:tenant", th.APITenant()))
 	th.RegisterSite(r.Group("/t/:tenant", th.SiteTenant()))
