@@ -29,6 +29,8 @@ if [[ "${RACE:-1}" == "1" ]] && CGO_ENABLED=1 go env CC >/dev/null 2>&1 && comma
 fi
 
 status=0
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 # The root module goes last, so the run closes on its (largest) test list.
 mods=$(find . -name go.mod -not -path './bin/*' -not -path './data/*' -not -path '*/testdata/*' -not -path './go.mod' | sort)
 for mod in $mods ./go.mod; do
@@ -36,8 +38,11 @@ for mod in $mods ./go.mod; do
   echo "== $dir: go vet"
   (cd "$dir" && go vet ./...) || status=1
   echo "== $dir: go test ${race[*]}"
-  (cd "$dir" && go test "${race[@]}" -count=1 -timeout 20m ./...) || status=1
+  (cd "$dir" && go test "${race[@]}" -count=1 -timeout 20m ./...) 2>&1 | tee -a "$log" || status=1
 done
 
 for s in "${skipped[@]}"; do banner "SKIPPED: $s"; done
+passed=$(grep -c '^ok ' "$log" || true)
+failed=$(grep -cE '^(FAIL|--- FAIL)' "$log" || true)
+echo "packages: $passed passed, $failed failed"
 exit $status
