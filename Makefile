@@ -13,7 +13,7 @@ build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/yoyaku ./cmd/yoyaku
 
 run: build
-	./bin/yoyaku --db sqlite --data-dir ./data serve --migrate --demo
+	./bin/yoyaku --db sqlite --data-dir ./data --log-format text serve --migrate --demo
 
 test:
 	bash scripts/test.sh

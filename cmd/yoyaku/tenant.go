@@ -35,7 +35,7 @@ func newTenantCmd(load func(*cobra.Command) (config.Config, error)) *cobra.Comma
 	}
 	show := func(cmd *cobra.Command, t tenants.Tenant) error {
 		if asJSON {
-			return printJSON(cmd.OutOrStdout(), cliTenant(t))
+			return printJSON(cmd.OutOrStdout(), tenants.ToView(t))
 		}
 		w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 2, 2, ' ', 0)
 		fmt.Fprintf(w, "slug\t%s\nname\t%s\nstatus\t%s\ntime zone\t%s\nlocale\t%s\ncontacts\t%s\noptions\t%s\nid\t%s\ncreated\t%s\n",
@@ -84,9 +84,9 @@ func newTenantCmd(load func(*cobra.Command) (config.Config, error)) *cobra.Comma
 				after = page[len(page)-1].Slug
 			}
 			if asJSON {
-				out := make([]cliTenantJSON, 0, len(all))
+				out := make([]tenants.View, 0, len(all))
 				for _, t := range all {
-					out = append(out, cliTenant(t))
+					out = append(out, tenants.ToView(t))
 				}
 				return printJSON(cmd.OutOrStdout(), out)
 			}
@@ -131,32 +131,6 @@ func newTenantCmd(load func(*cobra.Command) (config.Config, error)) *cobra.Comma
 		setStatus("resume", "Resume a suspended tenant", tenants.StatusActive),
 	)
 	return cmd
-}
-
-// cliTenantJSON is the CLI's JSON form of a tenant (the operator API's shape).
-type cliTenantJSON struct {
-	ID            string    `json:"id"`
-	Slug          string    `json:"slug"`
-	Name          string    `json:"name"`
-	TimeZone      string    `json:"time_zone"`
-	Locale        string    `json:"locale"`
-	ContactEmails []string  `json:"contact_emails"`
-	Options       []string  `json:"options"`
-	Status        string    `json:"status"`
-	CreatedAt     time.Time `json:"created_at"`
-	UpdatedAt     time.Time `json:"updated_at"`
-}
-
-func cliTenant(t tenants.Tenant) cliTenantJSON {
-	nn := func(s []string) []string {
-		if s == nil {
-			return []string{}
-		}
-		return s
-	}
-	return cliTenantJSON{ID: t.ID, Slug: t.Slug, Name: t.Name, TimeZone: t.TimeZone, Locale: t.Locale,
-		ContactEmails: nn(t.ContactEmails), Options: nn(t.Options), Status: string(t.Status),
-		CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
 }
 
 func printJSON(w io.Writer, v any) error {

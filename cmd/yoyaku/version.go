@@ -9,7 +9,7 @@ import (
 
 func versionString() string {
 	s := version
-	if commit != "" {
+	if commit != "" && commit != version {
 		s += " (" + commit + ")"
 	}
 	return s

@@ -26,8 +26,8 @@ type HTTP struct {
 // NewHTTP returns the HTTP side of the tenants module.
 func NewHTTP(svc *Service, views *view.Renderer) *HTTP { return &HTTP{svc: svc, views: views} }
 
-// tenantJSON is a tenant as the operator API shows it.
-type tenantJSON struct {
+// View is a tenant as the operator API (and the CLI's --json) shows it.
+type View struct {
 	ID            string    `json:"id"`
 	Slug          string    `json:"slug"`
 	Name          string    `json:"name"`
@@ -40,8 +40,9 @@ type tenantJSON struct {
 	UpdatedAt     time.Time `json:"updated_at"`
 }
 
-func toJSON(t Tenant) tenantJSON {
-	return tenantJSON{ID: t.ID, Slug: t.Slug, Name: t.Name, TimeZone: t.TimeZone, Locale: t.Locale,
+// ToView converts a tenant for the operator API.
+func ToView(t Tenant) View {
+	return View{ID: t.ID, Slug: t.Slug, Name: t.Name, TimeZone: t.TimeZone, Locale: t.Locale,
 		ContactEmails: nonNil(t.ContactEmails), Options: nonNil(t.Options), Status: t.Status,
 		CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
 }
@@ -78,8 +79,8 @@ func (r updateRequest) toParams() UpdateParams {
 
 // listResponse is a page of tenants.
 type listResponse struct {
-	Items      []tenantJSON `json:"items"`
-	NextCursor string       `json:"next_cursor,omitempty"`
+	Items      []View `json:"items"`
+	NextCursor string `json:"next_cursor,omitempty"`
 }
 
 // RegisterOperator adds the tenant routes of the operator API to g, which
@@ -103,7 +104,7 @@ func (h *HTTP) create(c *gin.Context) {
 		return
 	}
 	c.Header("Location", "/api/v1/platform/tenants/"+t.Slug)
-	c.JSON(http.StatusCreated, toJSON(t))
+	c.JSON(http.StatusCreated, ToView(t))
 }
 
 func (h *HTTP) list(c *gin.Context) {
@@ -121,9 +122,9 @@ func (h *HTTP) list(c *gin.Context) {
 		httpx.Fail(c, err)
 		return
 	}
-	resp := listResponse{Items: make([]tenantJSON, 0, len(ts))}
+	resp := listResponse{Items: make([]View, 0, len(ts))}
 	for _, t := range ts {
-		resp.Items = append(resp.Items, toJSON(t))
+		resp.Items = append(resp.Items, ToView(t))
 	}
 	limit := p.Limit
 	if limit == 0 {
@@ -141,7 +142,7 @@ func (h *HTTP) get(c *gin.Context) {
 		httpx.Fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, toJSON(t))
+	c.JSON(http.StatusOK, ToView(t))
 }
 
 func (h *HTTP) update(c *gin.Context) {
@@ -155,7 +156,7 @@ func (h *HTTP) update(c *gin.Context) {
 		httpx.Fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, toJSON(t))
+	c.JSON(http.StatusOK, ToView(t))
 }
 
 type tenantKey struct{}

@@ -176,7 +176,7 @@ func TestOperatorAPI(t *testing.T) {
 					}
 					return
 				}
-				var got tenantJSON
+				var got View
 				if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil {
 					t.Fatal(err)
 				}
@@ -187,7 +187,7 @@ func TestOperatorAPI(t *testing.T) {
 		}
 		// The patch above landed.
 		w := do(t, r, call{method: "GET", url: "/api/v1/platform/tenants/hair-salon"})
-		var got tenantJSON
+		var got View
 		_ = json.Unmarshal(w.Body.Bytes(), &got)
 		if got.Name != "ヘアサロン本店" || !slices.Equal(got.Options, []string{"wareki"}) || got.TimeZone != "Asia/Tokyo" {
 			t.Errorf("after patch: %+v", got)
