@@ -21,7 +21,7 @@ const apperrPath = project + "/modules/platform/apperr"
 
 // catalogs are the message catalogs every code needs an entry in, relative to
 // the project root.
-var catalogs = []string{"web/i18n/ja.json", "web/i18n/en.json"}
+var catalogs = []string{"web/i18n/ja", "web/i18n/en"}
 
 // problemsDoc is the page the problem type URIs point at; every code a client
 // can receive needs an explicit anchor there.
@@ -313,15 +313,25 @@ func where(uses []codeUse) string {
 // loadCatalog reads a flat JSON message catalog.
 func loadCatalog(t *testing.T, root, name string) map[string]string {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(root, name))
-	if err != nil {
-		t.Fatalf("reading catalog: %v", err)
+	files, err := filepath.Glob(filepath.Join(root, name, "*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("reading catalog %s: no *.json files (%v)", name, err)
 	}
-	var cat map[string]string
-	if err := json.Unmarshal(data, &cat); err != nil {
-		t.Fatalf("%s is not a flat JSON object of strings: %v", name, err)
+	all := map[string]string{}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatalf("reading catalog: %v", err)
+		}
+		var cat map[string]string
+		if err := json.Unmarshal(data, &cat); err != nil {
+			t.Fatalf("%s is not a flat JSON object of strings: %v", f, err)
+		}
+		for k, v := range cat {
+			all[k] = v
+		}
 	}
-	return cat
+	return all
 }
 
 var anchorRE = regexp.MustCompile(`\bid\s*=\s*"([^"]*)"`)

@@ -107,11 +107,21 @@ func StartMariaDB(ctx context.Context, logf func(format string, args ...any)) (*
 	if asRoot {
 		installArgs = append(installArgs, "--user=root")
 	}
-	install := exec.CommandContext(ctx, installDB, installArgs...)
-	install.Dir = dir
-	install.SysProcAttr = childSysProcAttr()
-	if out, err := install.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("dbtest: %s failed: %w\n%s", installDB, err, lastLines(out, mariaDBLogTail))
+	// mariadb-install-db has been seen to fail now and then when several
+	// test binaries start servers at once; a clean retry succeeds.
+	for attempt := 1; ; attempt++ {
+		install := exec.CommandContext(ctx, installDB, installArgs...)
+		install.Dir = dir
+		install.SysProcAttr = childSysProcAttr()
+		out, err := install.CombinedOutput()
+		if err == nil {
+			break
+		}
+		if attempt == 3 || ctx.Err() != nil {
+			return nil, fmt.Errorf("dbtest: %s failed: %w\n%s", installDB, err, lastLines(out, mariaDBLogTail))
+		}
+		logf("mariadb: %s failed (attempt %d), retrying: %v", installDB, attempt, err)
+		_ = os.RemoveAll(dataDir)
 	}
 	logf("mariadb: data directory initialised in %s", time.Since(begin).Round(time.Millisecond))
 

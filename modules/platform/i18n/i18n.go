@@ -30,26 +30,41 @@ type Catalog struct {
 	localizers map[string]*goi18n.Localizer
 }
 
-// Load reads every *.json catalog in dir of fsys (e.g. "ja.json", "en.json").
-// It fails when a message ID exists in one language but not in another, so a
-// missing translation is caught at start-up and in tests, not by a customer.
+// Load reads the catalogs in dir of fsys: every *.json file in dir/ja and
+// in dir/en (one file per module, e.g. "ja/platform.json"), each a flat
+// object of message IDs. It fails when an ID is defined twice in one
+// language, or exists in one language but not the other, so a missing
+// translation is caught at start-up and in tests, not by a customer.
 func Load(fsys fs.FS, dir string) (*Catalog, error) {
 	b := goi18n.NewBundle(language.Japanese)
 	b.RegisterUnmarshalFunc("json", json.Unmarshal)
 	ids := map[string]map[string]bool{}
 	for _, lang := range []string{Japanese, English} {
-		name := path.Join(dir, lang+".json")
-		data, err := fs.ReadFile(fsys, name)
+		names, err := fs.Glob(fsys, path.Join(dir, lang, "*.json"))
 		if err != nil {
-			return nil, fmt.Errorf("i18n: read %s: %w", name, err)
+			return nil, fmt.Errorf("i18n: %w", err)
 		}
-		mf, err := b.ParseMessageFileBytes(data, name)
-		if err != nil {
-			return nil, fmt.Errorf("i18n: parse %s: %w", name, err)
+		if len(names) == 0 {
+			return nil, fmt.Errorf("i18n: no catalogs in %s", path.Join(dir, lang))
 		}
 		ids[lang] = map[string]bool{}
-		for _, m := range mf.Messages {
-			ids[lang][m.ID] = true
+		for _, name := range names {
+			data, err := fs.ReadFile(fsys, name)
+			if err != nil {
+				return nil, fmt.Errorf("i18n: read %s: %w", name, err)
+			}
+			// go-i18n takes the language from the file name: parse under
+			// "<lang>.json" whatever the module file is called.
+			mf, err := b.ParseMessageFileBytes(data, lang+".json")
+			if err != nil {
+				return nil, fmt.Errorf("i18n: parse %s: %w", name, err)
+			}
+			for _, m := range mf.Messages {
+				if ids[lang][m.ID] {
+					return nil, fmt.Errorf("i18n: message %q defined twice in %s (again in %s)", m.ID, lang, name)
+				}
+				ids[lang][m.ID] = true
+			}
 		}
 	}
 	for id := range ids[Japanese] {

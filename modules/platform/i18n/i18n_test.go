@@ -68,8 +68,8 @@ func TestMatch(t *testing.T) {
 
 func TestT(t *testing.T) {
 	fsys := fstest.MapFS{
-		"c/ja.json": {Data: []byte(`{"greet": "{{.Name}}様、こんにちは", "plain": "はい"}`)},
-		"c/en.json": {Data: []byte(`{"greet": "Hello, {{.Name}}", "plain": "Yes"}`)},
+		"c/ja/x.json": {Data: []byte(`{"greet": "{{.Name}}様、こんにちは", "plain": "はい"}`)},
+		"c/en/x.json": {Data: []byte(`{"greet": "Hello, {{.Name}}", "plain": "Yes"}`)},
 	}
 	cat, err := i18n.Load(fsys, "c")
 	if err != nil {
@@ -114,8 +114,8 @@ func TestLoadRefusesMissingTranslation(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			fsys := fstest.MapFS{
-				"i18n/ja.json": {Data: []byte(tt.ja)},
-				"i18n/en.json": {Data: []byte(tt.en)},
+				"i18n/ja/x.json": {Data: []byte(tt.ja)},
+				"i18n/en/x.json": {Data: []byte(tt.en)},
 			}
 			_, err := i18n.Load(fsys, "i18n")
 			if err == nil {
@@ -136,11 +136,16 @@ func TestLoadErrors(t *testing.T) {
 		fsys fstest.MapFS
 		want string
 	}{
-		{"missing english file", fstest.MapFS{"i18n/ja.json": {Data: []byte(`{"a":"あ"}`)}}, "en.json"},
+		{"missing english file", fstest.MapFS{"i18n/ja/x.json": {Data: []byte(`{"a":"あ"}`)}}, "i18n/en"},
+		{"twice in one language", fstest.MapFS{
+			"i18n/ja/x.json": {Data: []byte(`{"a":"あ"}`)},
+			"i18n/ja/y.json": {Data: []byte(`{"a":"ア"}`)},
+			"i18n/en/x.json": {Data: []byte(`{"a":"A"}`)},
+		}, "twice"},
 		{"bad json", fstest.MapFS{
-			"i18n/ja.json": {Data: []byte(`{"a":`)},
-			"i18n/en.json": {Data: []byte(`{"a":"A"}`)},
-		}, "ja.json"},
+			"i18n/ja/x.json": {Data: []byte(`{"a":`)},
+			"i18n/en/x.json": {Data: []byte(`{"a":"A"}`)},
+		}, "ja/x.json"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
