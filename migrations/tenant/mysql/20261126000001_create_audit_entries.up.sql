@@ -1,0 +1,23 @@
+CREATE TABLE audit_entries (
+    seq         BIGINT        NOT NULL PRIMARY KEY,
+    at          DATETIME(6)   NOT NULL,
+    actor_kind  VARCHAR(16)   NOT NULL,
+    actor_id    VARCHAR(64)   NOT NULL,
+    actor_name  VARCHAR(255)  NOT NULL,
+    actor_role  VARCHAR(64)   NOT NULL,
+    action      VARCHAR(100)  NOT NULL,
+    object_type VARCHAR(64)   NOT NULL,
+    object_id   VARCHAR(100)  NOT NULL,
+    changes     MEDIUMTEXT    NOT NULL,
+    source_ip   VARCHAR(45)   NOT NULL,
+    user_agent  VARCHAR(512)  NOT NULL,
+    request_id  VARCHAR(128)  NOT NULL,
+    result      VARCHAR(16)   NOT NULL,
+    prev_hash   CHAR(64)      NOT NULL,
+    hash        CHAR(64)      NOT NULL,
+    KEY audit_entries_at (at),
+    KEY audit_entries_action (action),
+    KEY audit_entries_actor (actor_id),
+    KEY audit_entries_object (object_type, object_id),
+    KEY audit_entries_request (request_id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
