@@ -66,6 +66,7 @@ func newRoot(stdout, stderr io.Writer, getenv func(string) string) *cobra.Comman
 		newServeCmd(load),
 		newMigrateCmd(load),
 		newTenantCmd(load),
+		newAuditCmd(load),
 		newVersionCmd(),
 	)
 	return root

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/yoyaku-oss/yoyaku/modules/auditlog"
+	"github.com/yoyaku-oss/yoyaku/modules/platform/config"
+	"github.com/yoyaku-oss/yoyaku/modules/tenants"
+)
+
+func newAuditCmd(load func(*cobra.Command) (config.Config, error)) *cobra.Command {
+	cmd := &cobra.Command{Use: "audit", Short: "Check a tenant's operation log"}
+	var slug string
+	verify := &cobra.Command{
+		Use:   "verify --tenant SLUG",
+		Short: "Verify the hash chain of a tenant's operation log; name the first entry that breaks it",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := load(cmd)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			a, err := openApp(ctx, cfg, newLogger(cfg, cmd.ErrOrStderr()), refuseBehind)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			t, err := a.tenants.Get(ctx, slug)
+			if err != nil {
+				return describe(err)
+			}
+			if t.Status == tenants.StatusTerminated {
+				return fmt.Errorf("tenant %s is terminated: its log was deleted with its database", slug)
+			}
+			h, err := a.reg.Acquire(ctx, t.DB)
+			if err != nil {
+				return describe(err)
+			}
+			defer h.Release()
+			db, _ := h.DB(ctx)
+			rep, err := auditlog.Verify(ctx, db)
+			if err != nil {
+				return err
+			}
+			if !rep.OK() {
+				return fmt.Errorf("operation log of %s is BROKEN at entry %d: %s (entries %d–%d verified before it)",
+					slug, rep.BrokenSeq, rep.Reason, rep.FirstSeq, rep.BrokenSeq-1)
+			}
+			if rep.Checked == 0 {
+				fmt.Fprintf(cmd.OutOrStdout(), "operation log of %s: empty, nothing to verify\n", slug)
+				return nil
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "operation log of %s: intact, %d entries (%d–%d) verified\n", slug, rep.Checked, rep.FirstSeq, rep.LastSeq)
+			return nil
+		},
+	}
+	verify.Flags().StringVar(&slug, "tenant", "", "tenant slug")
+	_ = verify.MarkFlagRequired("tenant")
+	cmd.AddCommand(verify)
+	return cmd
+}
