@@ -55,11 +55,19 @@ type createRequest struct {
 	Locale        string   `json:"locale"`
 	ContactEmails []string `json:"contact_emails"`
 	Options       []string `json:"options"`
+	OwnerEmail    string   `json:"owner_email"`
 }
 
 func (r createRequest) toParams() CreateParams {
 	return CreateParams{Slug: r.Slug, Name: r.Name, TimeZone: r.TimeZone, Locale: r.Locale,
-		ContactEmails: r.ContactEmails, Options: r.Options}
+		ContactEmails: r.ContactEmails, Options: r.Options, OwnerEmail: r.OwnerEmail}
+}
+
+// createdView is the answer to a creation: the tenant, and the owner's
+// one-time setup link when an owner was made.
+type createdView struct {
+	View
+	OwnerSetupURL string `json:"owner_setup_url,omitempty"`
 }
 
 // updateRequest is the body of PATCH /api/v1/platform/tenants/{slug}.
@@ -98,13 +106,13 @@ func (h *HTTP) create(c *gin.Context) {
 		httpx.Fail(c, err)
 		return
 	}
-	t, err := h.svc.Create(c.Request.Context(), req.toParams())
+	t, err := h.svc.CreateTenant(c.Request.Context(), req.toParams())
 	if err != nil {
 		httpx.Fail(c, err)
 		return
 	}
 	c.Header("Location", "/api/v1/platform/tenants/"+t.Slug)
-	c.JSON(http.StatusCreated, ToView(t))
+	c.JSON(http.StatusCreated, createdView{View: ToView(t.Tenant), OwnerSetupURL: t.OwnerSetupURL})
 }
 
 func (h *HTTP) list(c *gin.Context) {

@@ -27,6 +27,8 @@ type Config struct {
 	Logger   *slog.Logger
 	Now      func() time.Time
 	CacheTTL time.Duration // how long Resolve trusts what it read (default 2s)
+	// Provision, when set, finishes each new tenant (e.g. its owner).
+	Provision Provisioner
 }
 
 // Service manages tenants. It is safe for concurrent use.
@@ -38,6 +40,7 @@ type Service struct {
 	now   func() time.Time
 	ttl   time.Duration
 	store store
+	prov  Provisioner
 
 	mu    sync.Mutex
 	cache map[string]cached
@@ -61,7 +64,7 @@ func NewService(cfg Config) *Service {
 		cfg.CacheTTL = 2 * time.Second
 	}
 	return &Service{db: cfg.Control, reg: cfg.Registry, loc: cfg.Location, log: cfg.Logger,
-		now: cfg.Now, ttl: cfg.CacheTTL, cache: map[string]cached{}}
+		now: cfg.Now, ttl: cfg.CacheTTL, cache: map[string]cached{}, prov: cfg.Provision}
 }
 
 var v = validate.New()
@@ -122,12 +125,20 @@ func checkLists(vv *apperr.Validator, emails, options []string) {
 // provisioning fails, the record and whatever part of the database was made
 // are removed again: either the tenant exists whole or not at all.
 func (s *Service) Create(ctx context.Context, p CreateParams) (Tenant, error) {
+	c, err := s.CreateTenant(ctx, p)
+	return c.Tenant, err
+}
+
+// CreateTenant is Create that also returns what provisioning handed back,
+// such as the owner's one-time setup link.
+func (s *Service) CreateTenant(ctx context.Context, p CreateParams) (Created, error) {
+	var out Created
 	if err := s.validateCreate(&p); err != nil {
-		return Tenant{}, err
+		return out, err
 	}
 	u, err := uuid.NewV7()
 	if err != nil {
-		return Tenant{}, err
+		return out, err
 	}
 	id := hex.EncodeToString(u[:])
 	now := s.now().UTC()
@@ -143,7 +154,7 @@ func (s *Service) Create(ctx context.Context, p CreateParams) (Tenant, error) {
 	// The row goes in first: its unique slug settles a race between two
 	// creations of one slug before any database is made.
 	if err := s.store.insert(ctx, s.db, t); err != nil {
-		return Tenant{}, err
+		return out, err
 	}
 	undo := func(cause error) error {
 		bg := context.WithoutCancel(ctx)
@@ -156,15 +167,32 @@ func (s *Service) Create(ctx context.Context, p CreateParams) (Tenant, error) {
 		return apperr.Wrap(apperr.KindUnavailable, "tenant_db_unavailable", cause)
 	}
 	if err := s.reg.Provision(ctx, t.DB); err != nil {
-		return Tenant{}, undo(err)
+		return out, undo(err)
+	}
+	if s.prov != nil {
+		h, err := s.reg.Acquire(ctx, t.DB)
+		if err != nil {
+			return out, undo(err)
+		}
+		db, _ := h.DB(ctx)
+		out.Provisioned, err = s.prov(ctx, t, db, p)
+		h.Release()
+		if err != nil {
+			if apperr.KindOf(err) == apperr.KindInvalid || apperr.KindOf(err) == apperr.KindConflict {
+				_ = undo(err)
+				return out, err
+			}
+			return out, undo(err)
+		}
 	}
 	if err := s.store.setStatus(ctx, s.db, id, statusProvisioning, StatusActive, now); err != nil {
-		return Tenant{}, undo(err)
+		return out, undo(err)
 	}
 	t.Status = StatusActive
 	s.forget(t.Slug)
 	s.log.InfoContext(ctx, "tenant created", "tenant_id", id, "slug", t.Slug)
-	return t, nil
+	out.Tenant = t
+	return out, nil
 }
 
 // Get returns the tenant with slug, whatever its status.
@@ -173,6 +201,18 @@ func (s *Service) Get(ctx context.Context, slug string) (Tenant, error) {
 		return Tenant{}, ErrNotFound
 	}
 	t, err := s.store.bySlug(ctx, s.db, slug)
+	if err != nil {
+		return Tenant{}, err
+	}
+	if t.Status == statusProvisioning {
+		return Tenant{}, ErrNotFound
+	}
+	return t, nil
+}
+
+// GetByID returns the tenant with id, whatever its status.
+func (s *Service) GetByID(ctx context.Context, id string) (Tenant, error) {
+	t, err := s.store.byID(ctx, s.db, id)
 	if err != nil {
 		return Tenant{}, err
 	}

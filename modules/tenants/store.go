@@ -136,6 +136,18 @@ func (store) bySlug(ctx context.Context, db bun.IDB, slug string) (Tenant, error
 	return fromRow(&row)
 }
 
+func (store) byID(ctx context.Context, db bun.IDB, id string) (Tenant, error) {
+	var row tenantRow
+	err := db.NewSelect().Model(&row).Where("id = ?", id).Scan(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Tenant{}, ErrNotFound
+	}
+	if err != nil {
+		return Tenant{}, fmt.Errorf("select tenant: %w", err)
+	}
+	return fromRow(&row)
+}
+
 func (store) list(ctx context.Context, db bun.IDB, p ListParams) ([]Tenant, error) {
 	var rows []tenantRow
 	q := db.NewSelect().Model(&rows).OrderExpr("slug ASC").Limit(int64(p.Limit))

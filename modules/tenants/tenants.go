@@ -6,10 +6,13 @@
 package tenants
 
 import (
+	"context"
 	"regexp"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/uptrace/bun"
 
 	"github.com/yoyaku-oss/yoyaku/modules/platform/apperr"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/tenantdb"
@@ -61,6 +64,27 @@ type CreateParams struct {
 	Locale        string   `json:"locale" validate:"omitempty,oneof=ja en"`
 	ContactEmails []string `json:"contact_emails" validate:"max=20,dive,required,max=254,email"`
 	Options       []string `json:"options" validate:"max=50"`
+	// OwnerEmail, when set, makes the tenant's owner account; the creator
+	// gets a one-time setup link for it (see Provisioner).
+	OwnerEmail string `json:"owner_email" validate:"omitempty,max=254,email"`
+}
+
+// Provisioner finishes a new tenant inside its creation: it runs after the
+// tenant's database is made and migrated, before the tenant turns active,
+// with that database. It is how later modules (identity: the owner
+// account) take part without tenants importing them; cmd/yoyaku wires it.
+// An error undoes the whole creation.
+type Provisioner func(ctx context.Context, t Tenant, db bun.IDB, p CreateParams) (Provisioned, error)
+
+// Provisioned is what a Provisioner hands back to the creator.
+type Provisioned struct {
+	OwnerSetupURL string // one-time link where the owner sets a password
+}
+
+// Created is a new tenant and what its provisioning handed back.
+type Created struct {
+	Tenant
+	Provisioned
 }
 
 // UpdateParams change a tenant; nil fields stay as they are.
