@@ -15,6 +15,11 @@ elif command -v mariadbd >/dev/null 2>&1 || [[ -x /usr/sbin/mariadbd ]]; then
 else
   skipped+=("MariaDB/MySQL suites (no mariadbd on PATH and no YOYAKU_TEST_MYSQL_DSN; apt-get install mariadb-server)")
 fi
+if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || [[ -n "${YOYAKU_CHROMIUM:-}" ]]; then
+  echo "Browser suites: on headless Chromium"
+else
+  skipped+=("browser suites (no chromium on PATH; apt-get install chromium)")
+fi
 if [[ ${#skipped[@]} -gt 0 ]]; then
   for s in "${skipped[@]}"; do banner "SKIPPING: $s"; done
   if [[ "${CI:-}" == "true" ]]; then
