@@ -169,6 +169,12 @@ func (h *HTTP) update(c *gin.Context) {
 
 type tenantKey struct{}
 
+// WithTenant returns ctx carrying t, for middleware outside this package
+// that resolves a tenant another way (an API key names its tenant).
+func WithTenant(ctx context.Context, t Tenant) context.Context {
+	return context.WithValue(ctx, tenantKey{}, t)
+}
+
 // FromContext returns the tenant of a tenant-scoped request.
 func FromContext(ctx context.Context) (Tenant, bool) {
 	t, ok := ctx.Value(tenantKey{}).(Tenant)
