@@ -1,0 +1,20 @@
+CREATE TABLE staff (
+    id                  VARCHAR(32)  NOT NULL PRIMARY KEY,
+    email               VARCHAR(254) NOT NULL,
+    display_name        VARCHAR(200) NOT NULL,
+    status              VARCHAR(16)  NOT NULL,
+    role                VARCHAR(64)  NOT NULL,
+    menu_ids            TEXT         NOT NULL,
+    password_hash       VARCHAR(255) NOT NULL,
+    password_changed_at DATETIME(6)  NULL,
+    failed_logins       INT          NOT NULL DEFAULT 0,
+    locked_until        DATETIME(6)  NULL,
+    last_login_at       DATETIME(6)  NULL,
+    totp_secret         VARCHAR(255) NOT NULL DEFAULT '',
+    totp_pending        VARCHAR(255) NOT NULL DEFAULT '',
+    totp_enabled_at     DATETIME(6)  NULL,
+    totp_last_step      BIGINT       NOT NULL DEFAULT 0,
+    created_at          DATETIME(6)  NOT NULL,
+    updated_at          DATETIME(6)  NOT NULL,
+    UNIQUE KEY staff_email (email)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
