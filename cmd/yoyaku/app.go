@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -17,7 +19,9 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/yoyaku-oss/yoyaku/migrations"
+	"github.com/yoyaku-oss/yoyaku/modules/identity"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/apperr"
+	"github.com/yoyaku-oss/yoyaku/modules/platform/authz"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/config"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/dbx"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/httpx"
@@ -39,6 +43,10 @@ type app struct {
 	tenants *tenants.Service
 	catalog *i18n.Catalog
 	views   *view.Renderer
+	authz   *authz.Authorizer
+	staff   *identity.Service
+	apiKeys *identity.APIKeyService
+	allow   *identity.AllowListService
 }
 
 // migrationMode says what to do with a control database behind the binary.
@@ -116,6 +124,17 @@ func openApp(ctx context.Context, cfg config.Config, log *slog.Logger, mode migr
 		_ = reg.Close()
 		return nil, err
 	}
+	key, err := cfg.MasterKey(os.Getenv)
+	if err != nil {
+		_ = reg.Close()
+		return nil, err
+	}
+	az := authz.New(authz.Config{})
+	staff, err := identity.NewService(identity.Config{Logger: log, SecretKey: key})
+	if err != nil {
+		_ = reg.Close()
+		return nil, err
+	}
 	a := &app{
 		cfg:     cfg,
 		log:     log,
@@ -123,10 +142,53 @@ func openApp(ctx context.Context, cfg config.Config, log *slog.Logger, mode migr
 		reg:     reg,
 		catalog: catalog,
 		views:   views,
-		tenants: tenants.NewService(tenants.Config{Control: control, Registry: reg, Location: loc, Logger: log}),
+		authz:   az,
+		staff:   staff,
+		allow:   identity.NewAllowListService(identity.AllowListConfig{Logger: log}),
 	}
+	a.apiKeys = identity.NewAPIKeyService(identity.APIKeyConfig{Logger: log, ValidRole: a.validRole})
+	a.tenants = tenants.NewService(tenants.Config{Control: control, Registry: reg, Location: loc, Logger: log,
+		Provision: a.provisionOwner})
 	ok = true
 	return a, nil
+}
+
+// validRole reports whether role is a built-in role name. Custom roles are
+// checked against the tenant's database where the tenant is known.
+func (a *app) validRole(role string) bool { return role != "" }
+
+// provisionOwner makes a new tenant's owner account (when an owner e-mail
+// was given) and its owner role, inside the tenant's creation.
+func (a *app) provisionOwner(ctx context.Context, t tenants.Tenant, db bun.IDB, p tenants.CreateParams) (tenants.Provisioned, error) {
+	if p.OwnerEmail == "" {
+		return tenants.Provisioned{}, nil
+	}
+	st, token, err := a.staff.CreateOwner(ctx, db, p.OwnerEmail, "")
+	if err != nil {
+		return tenants.Provisioned{}, err
+	}
+	if err := a.authz.Assign(ctx, db, t.ID, authz.StaffSubject(st.ID), authz.RoleOwner); err != nil {
+		return tenants.Provisioned{}, err
+	}
+	return tenants.Provisioned{OwnerSetupURL: a.cfg.PublicURL() + "/t/" + t.Slug + "/admin/setup/" + token}, nil
+}
+
+// assignKeyRole records an API key's role in the authorization policy.
+func (a *app) assignKeyRole(ctx context.Context, db bun.IDB, t tenants.Tenant, k identity.APIKey) error {
+	return a.authz.Assign(ctx, db, t.ID, authz.APIKeySubject(k.ID), k.Role)
+}
+
+// roleNames lists the roles of a tenant (built-in and custom).
+func (a *app) roleNames(ctx context.Context, db bun.IDB, tenantID string) ([]string, error) {
+	rs, err := a.authz.Roles(ctx, db, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(rs))
+	for _, r := range rs {
+		out = append(out, r.Name)
+	}
+	return out, nil
 }
 
 // Close closes the databases.
@@ -158,7 +220,11 @@ func (a *app) handler(operatorToken string) (*gin.Engine, error) {
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.GET("/readyz", a.ready)
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(prom, promhttp.HandlerOpts{})))
-	r.StaticFileFS("/static/site.css", "static/site.css", http.FS(web.FS))
+	static, err := fs.Sub(web.FS, "static")
+	if err != nil {
+		return nil, err
+	}
+	r.StaticFS("/static", http.FS(static))
 	r.GET("/api/v1/openapi.json", func(c *gin.Context) { c.FileFromFS("openapi.json", http.FS(web.FS)) })
 
 	th := tenants.NewHTTP(a.tenants, a.views)
@@ -171,6 +237,12 @@ func (a *app) handler(operatorToken string) (*gin.Engine, error) {
 	th.RegisterOperator(platform)
 	th.RegisterPublic(r.Group("/api/v1/public/:tenant", th.APITenant()))
 	th.RegisterSite(r.Group("/t/:tenant", th.SiteTenant()))
+
+	console := identity.NewConsole(identity.ConsoleConfig{
+		Staff: a.staff, APIKeys: a.apiKeys, AllowList: a.allow, Perms: a.authz, Views: a.views,
+		AssignRole: a.authz.Assign, Roles: a.roleNames,
+	})
+	console.Register(r.Group("/t/:tenant/admin", th.SiteTenant(), a.allow.RequireAllowedIP(console.FailPage)))
 	return r, nil
 }
 

@@ -67,6 +67,7 @@ func newRoot(stdout, stderr io.Writer, getenv func(string) string) *cobra.Comman
 		newMigrateCmd(load),
 		newTenantCmd(load),
 		newAuditCmd(load),
+		newAPIKeyCmd(load),
 		newVersionCmd(),
 	)
 	return root

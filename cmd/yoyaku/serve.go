@@ -2,10 +2,14 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -66,8 +70,9 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg config.Config, migrate, 
 	} else if n > 0 {
 		log.Warn("removed half-provisioned tenants", "count", n)
 	}
+	var demoPW string
 	if demo {
-		if err := ensureDemo(ctx, a); err != nil {
+		if demoPW, err = ensureDemo(ctx, a); err != nil {
 			return err
 		}
 	}
@@ -88,6 +93,10 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg config.Config, migrate, 
 	if demo {
 		fmt.Fprintf(out, "  booking site (demo):  %s/t/%s/\n", base, demoSlug)
 		fmt.Fprintf(out, "  public API (demo):    %s/api/v1/public/%s\n", base, demoSlug)
+		fmt.Fprintf(out, "  console (demo):       %s/t/%s/admin/\n", base, demoSlug)
+		if demoPW != "" {
+			fmt.Fprintf(out, "  demo owner login:     %s / %s\n", demoOwner, demoPW)
+		}
 	}
 	fmt.Fprintf(out, "  operator API:         %s/api/v1/platform/tenants\n", base)
 	switch {
@@ -105,23 +114,67 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg config.Config, migrate, 
 	return err
 }
 
-// ensureDemo creates the demo tenant when it is missing; when it exists,
-// nothing changes.
-func ensureDemo(ctx context.Context, a *app) error {
+// Demo owner account made by `serve --demo`.
+const (
+	demoOwner     = "owner@demo.example.jp"
+	demoOwnerFile = "demo-owner-password"
+)
+
+// ensureDemo creates the demo tenant, with an owner whose password is set
+// and kept in the data dir (0600) so every run can print it; when the
+// tenant exists, nothing changes. It returns the owner's password.
+func ensureDemo(ctx context.Context, a *app) (string, error) {
+	pwFile := filepath.Join(a.cfg.DataDir, demoOwnerFile)
 	_, err := a.tenants.Get(ctx, demoSlug)
 	if err == nil {
-		return nil
+		b, err := os.ReadFile(pwFile)
+		if err != nil {
+			return "", nil // made before owners existed, or the file was removed
+		}
+		return strings.TrimSpace(string(b)), nil
 	}
 	if !errors.Is(err, tenants.ErrNotFound) {
-		return err
+		return "", err
 	}
-	_, err = a.tenants.Create(ctx, tenants.CreateParams{
+	c, err := a.tenants.CreateTenant(ctx, tenants.CreateParams{
 		Slug:          demoSlug,
 		Name:          "Yoyaku デモ店",
-		ContactEmails: []string{"owner@demo.example.jp"},
+		ContactEmails: []string{demoOwner},
+		Options:       []string{"api", "audit_log"},
+		OwnerEmail:    demoOwner,
 	})
 	if errors.Is(err, tenants.ErrSlugTaken) {
-		return nil // another process made it meanwhile
+		return "", nil // another process made it meanwhile
 	}
-	return err
+	if err != nil {
+		return "", err
+	}
+	password := demoPassword()
+	h, err := a.reg.Acquire(ctx, c.DB)
+	if err != nil {
+		return "", err
+	}
+	defer h.Release()
+	db, _ := h.DB(ctx)
+	token := c.OwnerSetupURL[strings.LastIndex(c.OwnerSetupURL, "/")+1:]
+	if _, err := a.staff.RedeemSetup(ctx, db, token, password, demoSlug); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(pwFile, []byte(password+"\n"), 0o600); err != nil {
+		return "", err
+	}
+	return password, nil
+}
+
+// demoPassword is a random passphrase of four words and a number: long,
+// not common, easy to type.
+func demoPassword() string {
+	words := []string{"sakura", "momiji", "fuji", "kumo", "umi", "yama", "hoshi", "tsuki", "kaze", "hana", "mori", "kawa", "sora", "yuki", "niji", "tori"}
+	b := make([]byte, 5)
+	_, _ = rand.Read(b)
+	var parts []string
+	for _, x := range b[:4] {
+		parts = append(parts, words[int(x)%len(words)])
+	}
+	return strings.Join(parts, "-") + "-" + fmt.Sprint(100+int(b[4]))
 }

@@ -51,17 +51,30 @@ func newTenantCmd(load func(*cobra.Command) (config.Config, error)) *cobra.Comma
 		Args:  cobra.ExactArgs(1),
 		RunE: withApp(func(cmd *cobra.Command, a *app, args []string) error {
 			p.Slug = args[0]
-			t, err := a.tenants.Create(cmd.Context(), p)
+			c, err := a.tenants.CreateTenant(cmd.Context(), p)
 			if err != nil {
 				return describe(err)
 			}
-			return show(cmd, t)
+			if asJSON {
+				return printJSON(cmd.OutOrStdout(), struct {
+					tenants.View
+					OwnerSetupURL string `json:"owner_setup_url,omitempty"`
+				}{tenants.ToView(c.Tenant), c.OwnerSetupURL})
+			}
+			if err := show(cmd, c.Tenant); err != nil {
+				return err
+			}
+			if c.OwnerSetupURL != "" {
+				fmt.Fprintf(cmd.OutOrStdout(), "owner setup link (valid 24 hours, single use):\n%s\n", c.OwnerSetupURL)
+			}
+			return nil
 		}),
 	}
 	create.Flags().StringVar(&p.Name, "name", "", "display name (required)")
 	create.Flags().StringVar(&p.TimeZone, "time-zone", tenants.DefaultTimeZone, "IANA time zone")
 	create.Flags().StringVar(&p.Locale, "locale", tenants.DefaultLocale, "ja or en")
 	create.Flags().StringSliceVar(&p.ContactEmails, "contact-email", nil, "contact e-mail address (repeatable)")
+	create.Flags().StringVar(&p.OwnerEmail, "owner-email", "", "e-mail of the tenant's owner; prints a one-time setup link")
 	create.Flags().StringSliceVar(&p.Options, "option", nil, "enabled option (repeatable): "+strings.Join(tenants.Options, ", "))
 
 	var status string

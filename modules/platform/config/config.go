@@ -32,6 +32,7 @@ type Config struct {
 	LogLevel        string        // YOYAKU_LOG_LEVEL: debug, info, warn, error
 	ShutdownTimeout time.Duration // YOYAKU_SHUTDOWN_TIMEOUT: time in-flight requests get to finish
 	MaxBodyBytes    int64         // YOYAKU_MAX_BODY_BYTES: request body limit
+	BaseURL         string        // YOYAKU_BASE_URL: public URL of this installation (links in mails and setup links)
 }
 
 // Var describes one setting for flags, help and the README.
@@ -51,6 +52,7 @@ var Vars = []Var{
 	{"YOYAKU_LOG_LEVEL", "log-level", "info", "log level: debug, info, warn or error"},
 	{"YOYAKU_SHUTDOWN_TIMEOUT", "shutdown-timeout", "30s", "how long in-flight requests may take to finish at shutdown"},
 	{"YOYAKU_MAX_BODY_BYTES", "max-body-bytes", "1048576", "largest request body accepted"},
+	{"YOYAKU_BASE_URL", "base-url", "", "public URL of this installation, e.g. https://yoyaku.example.jp (default http://ADDR)"},
 }
 
 // Value returns the value of v from the environment, or its default.
@@ -72,6 +74,7 @@ func Parse(raw map[string]string) (Config, error) {
 		OperatorToken: raw["operator-token"],
 		LogFormat:     raw["log-format"],
 		LogLevel:      raw["log-level"],
+		BaseURL:       strings.TrimRight(raw["base-url"], "/"),
 	}
 	d, err := time.ParseDuration(raw["shutdown-timeout"])
 	if err != nil || d <= 0 {
@@ -120,7 +123,60 @@ func (c Config) Check() error {
 	if c.DataDir == "" {
 		return errors.New("YOYAKU_DATA_DIR: must not be empty")
 	}
+	if c.BaseURL != "" && !strings.HasPrefix(c.BaseURL, "http://") && !strings.HasPrefix(c.BaseURL, "https://") {
+		return fmt.Errorf("YOYAKU_BASE_URL: %q must start with http:// or https://", c.BaseURL)
+	}
 	return nil
+}
+
+// PublicURL is BaseURL, or http://ADDR when none is set.
+func (c Config) PublicURL() string {
+	if c.BaseURL != "" {
+		return c.BaseURL
+	}
+	return "http://" + c.Addr
+}
+
+// KeyFile holds the generated master key in the data dir.
+const KeyFile = "master.key"
+
+// MasterKey returns the 32-byte key that encrypts secrets at rest (TOTP
+// secrets now, plugin settings later): YOYAKU_MASTER_KEY (base64) when set,
+// else the one kept in the data dir, else a new one written there (0600).
+func (c Config) MasterKey(getenv func(string) string) ([]byte, error) {
+	if v := getenv("YOYAKU_MASTER_KEY"); v != "" {
+		k, err := base64.StdEncoding.DecodeString(v)
+		if err != nil || len(k) != 32 {
+			return nil, errors.New("YOYAKU_MASTER_KEY: must be 32 bytes, base64-encoded")
+		}
+		return k, nil
+	}
+	path := filepath.Join(c.DataDir, KeyFile)
+	if b, err := os.ReadFile(path); err == nil {
+		k, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
+		if err != nil || len(k) != 32 {
+			return nil, fmt.Errorf("master key file %s is damaged", path)
+		}
+		return k, nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("read master key: %w", unwrapPath(err))
+	}
+	k := make([]byte, 32)
+	if _, err := rand.Read(k); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return c.MasterKey(getenv) // another process wrote it meanwhile
+	}
+	if err != nil {
+		return nil, fmt.Errorf("write master key: %w", unwrapPath(err))
+	}
+	defer f.Close()
+	if _, err := f.WriteString(base64.StdEncoding.EncodeToString(k) + "\n"); err != nil {
+		return nil, err
+	}
+	return k, nil
 }
 
 // Location returns where the databases live.

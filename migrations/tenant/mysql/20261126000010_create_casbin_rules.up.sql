@@ -1,0 +1,11 @@
+CREATE TABLE casbin_rules (
+    id    BIGINT       NOT NULL AUTO_INCREMENT PRIMARY KEY,
+    ptype VARCHAR(16)  NOT NULL,
+    v0    VARCHAR(100) NOT NULL DEFAULT '',
+    v1    VARCHAR(100) NOT NULL DEFAULT '',
+    v2    VARCHAR(100) NOT NULL DEFAULT '',
+    v3    VARCHAR(100) NOT NULL DEFAULT '',
+    v4    VARCHAR(100) NOT NULL DEFAULT '',
+    v5    VARCHAR(100) NOT NULL DEFAULT '',
+    UNIQUE KEY casbin_rules_rule (ptype, v0, v1, v2, v3, v4, v5)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
