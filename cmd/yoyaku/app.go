@@ -238,11 +238,26 @@ func (a *app) handler(operatorToken string) (*gin.Engine, error) {
 	th.RegisterPublic(r.Group("/api/v1/public/:tenant", th.APITenant()))
 	th.RegisterSite(r.Group("/t/:tenant", th.SiteTenant()))
 
-	console := identity.NewConsole(identity.ConsoleConfig{
+	ccfg := identity.ConsoleConfig{
 		Staff: a.staff, APIKeys: a.apiKeys, AllowList: a.allow, Perms: a.authz, Views: a.views,
 		AssignRole: a.authz.Assign, Roles: a.roleNames,
-	})
+	}
+	console := identity.NewConsole(ccfg)
 	console.Register(r.Group("/t/:tenant/admin", th.SiteTenant(), a.allow.RequireAllowedIP(console.FailPage)))
+
+	// The tenant API: the API key names its tenant; creations accept
+	// Idempotency-Key, kept in the tenant's own database per key.
+	tenantAPI := r.Group("/api/v1", identity.APIKeyAuth(identity.APIKeyAuthConfig{
+		Tenant: a.tenants.GetByID, WithTenant: tenants.WithTenant, Registry: a.reg,
+		Keys: a.apiKeys, AllowList: a.allow, Option: "api",
+	}), idempotency.Middleware(idempotency.Config{
+		DB: func(c *gin.Context) (bun.IDB, error) { return tenantdb.From(c.Request.Context()) },
+		Scope: func(c *gin.Context) string {
+			p, _ := identity.PrincipalFrom(c.Request.Context())
+			return p.Subject()
+		},
+	}))
+	identity.NewAPI(ccfg, a.cfg.PublicURL()).Register(tenantAPI)
 	return r, nil
 }
 
