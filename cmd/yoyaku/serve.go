@@ -109,6 +109,9 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg config.Config, migrate, 
 	}
 	fmt.Fprintf(out, "  health:               %s/healthz  %s/readyz  %s/metrics\n", base, base, base)
 	log.Info("serving", "addr", ln.Addr().String(), "db", cfg.DB, "version", versionString())
+	upkeepCtx, stopUpkeep := context.WithCancel(ctx)
+	defer stopUpkeep()
+	go a.upkeepLoop(upkeepCtx)
 	err = httpx.Serve(ctx, httpx.Server(cfg.Addr, h), ln, cfg.ShutdownTimeout, log)
 	log.Info("stopped")
 	return err
