@@ -240,7 +240,7 @@ func (a *app) handler(operatorToken string) (*gin.Engine, error) {
 
 	ccfg := identity.ConsoleConfig{
 		Staff: a.staff, APIKeys: a.apiKeys, AllowList: a.allow, Perms: a.authz, Views: a.views,
-		AssignRole: a.authz.Assign, Roles: a.roleNames,
+		AssignRole: a.authz.Assign, Roles: a.roleNames, Policy: a.authz,
 	}
 	console := identity.NewConsole(ccfg)
 	console.Register(r.Group("/t/:tenant/admin", th.SiteTenant(), a.allow.RequireAllowedIP(console.FailPage)))

@@ -44,6 +44,9 @@ type ConsoleConfig struct {
 	AssignRole func(ctx context.Context, db bun.IDB, tenantID, subject, role string) error
 	// Roles lists the roles a staff member or key can be given.
 	Roles func(ctx context.Context, db bun.IDB, tenantID string) ([]string, error)
+	// Policy manages roles and answers owner-only questions for the roles
+	// and staff detail pages (required by them).
+	Policy RolePolicy
 }
 
 // Console serves the staff console at /t/{tenant}/admin/.
@@ -89,6 +92,17 @@ func (k *Console) Register(g *gin.RouterGroup) {
 	a.POST("/security", k.csrf, k.need(authz.AreaSettings, authz.ActionEdit), k.saveSecurity)
 	a.GET("/audit", k.need(authz.AreaAudit, authz.ActionView), k.auditPage)
 	a.GET("/audit.csv", k.need(authz.AreaAudit, authz.ActionView), k.auditCSV)
+	a.GET("/roles", k.need(authz.AreaStaff, authz.ActionView), k.rolesList)
+	a.POST("/roles", k.csrf, k.need(authz.AreaStaff, authz.ActionEdit), k.createRole)
+	a.GET("/roles/:name", k.need(authz.AreaStaff, authz.ActionView), k.roleEdit)
+	a.POST("/roles/:name", k.csrf, k.need(authz.AreaStaff, authz.ActionEdit), k.updateRole)
+	a.POST("/roles/:name/delete", k.csrf, k.need(authz.AreaStaff, authz.ActionEdit), k.deleteRole)
+	a.GET("/staff/:id", k.need(authz.AreaStaff, authz.ActionView), k.staffDetail)
+	a.POST("/staff/:id", k.csrf, k.need(authz.AreaStaff, authz.ActionEdit), k.updateStaff)
+	a.POST("/staff/:id/disable", k.csrf, k.need(authz.AreaStaff, authz.ActionEdit), k.disableStaff)
+	a.POST("/staff/:id/enable", k.csrf, k.need(authz.AreaStaff, authz.ActionEdit), k.enableStaff)
+	a.POST("/staff/:id/reinvite", k.csrf, k.need(authz.AreaStaff, authz.ActionEdit), k.reinviteStaff)
+	a.POST("/staff/:id/reset-2fa", k.csrf, k.need(authz.AreaStaff, authz.ActionEdit), k.resetStaffTwoFactor)
 }
 
 func noStore(c *gin.Context) {
@@ -163,6 +177,7 @@ func navFor(r req, levels map[authz.Area]authz.Level, route string) []navItem {
 		}
 	}
 	add(authz.AreaStaff, "/staff", "console.nav.staff")
+	add(authz.AreaStaff, "/roles", "console.roles.nav")
 	add(authz.AreaSettings, "/api-keys", "console.nav.api_keys")
 	add(authz.AreaSettings, "/allowlist", "console.nav.allowlist")
 	add(authz.AreaSettings, "/security", "console.nav.security")
