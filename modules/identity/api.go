@@ -182,17 +182,26 @@ func (a *API) inviteStaff(c *gin.Context) {
 	c.JSON(http.StatusCreated, out)
 }
 
-// mayGrant refuses to give a role the caller may not give: owner only by
-// an owner; a role that does not exist is the policy's 404.
+// mayGrant refuses to give a role the caller may not give: only who may
+// manage owners (an owner) may give the owner role; a role that does not
+// exist is the policy's 404 later.
 func (a *API) mayGrant(ctx context.Context, db bun.IDB, t tenants.Tenant, p Principal, role string) error {
 	if role != authz.RoleOwner {
 		return nil
 	}
-	ok, err := a.cfg.Perms.Can(ctx, db, t.ID, p.Subject(), authz.AreaStaff, authz.ActionEdit)
-	if err != nil {
-		return err
+	if pol, ok := a.cfg.Perms.(interface {
+		CanManageOwners(ctx context.Context, db bun.IDB, tenantID, subject string) (bool, error)
+	}); ok {
+		ok, err := pol.CanManageOwners(ctx, db, t.ID, p.Subject())
+		if err != nil {
+			return err
+		}
+		if ok {
+			return nil
+		}
+		return ErrForbidden
 	}
-	if !ok || p.Role != authz.RoleOwner {
+	if p.Role != authz.RoleOwner {
 		return ErrForbidden
 	}
 	return nil

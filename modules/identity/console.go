@@ -81,6 +81,7 @@ func (k *Console) Register(g *gin.RouterGroup) {
 	a.POST("/logout", k.csrf, k.logout)
 	a.GET("/account", k.account)
 	a.POST("/account/logout-others", k.csrf, k.logoutOthers)
+	a.POST("/account/password", k.csrf, k.changePassword)
 	a.GET("/staff", k.need(authz.AreaStaff, authz.ActionView), k.staffList)
 	a.POST("/staff/invite", k.csrf, k.need(authz.AreaStaff, authz.ActionEdit), k.invite)
 	a.GET("/api-keys", k.need(authz.AreaSettings, authz.ActionView), k.apiKeys)
@@ -173,7 +174,7 @@ func navFor(r req, levels map[authz.Area]authz.Level, route string) []navItem {
 	items := []navItem{{URL: r.base + "/", Label: "console.nav.home", Key: "t", Current: route == "/"}}
 	add := func(area authz.Area, path, label string) {
 		if levels[area].Allows(authz.ActionView) {
-			items = append(items, navItem{URL: r.base + path, Label: label, Current: route == path})
+			items = append(items, navItem{URL: r.base + path, Label: label, Current: route == path || strings.HasPrefix(route, path+"/")})
 		}
 	}
 	add(authz.AreaStaff, "/staff", "console.nav.staff")
@@ -598,8 +599,11 @@ func (k *Console) account(c *gin.Context) {
 		return
 	}
 	data := map[string]any{"Staff": st}
-	if c.Query("done") == "others" {
+	switch c.Query("done") {
+	case "others":
 		data["Flash"] = k.t(c, "console.account.logged_out_others", nil)
+	case "password":
+		data["Flash"] = k.t(c, "console.account.password_changed", nil)
 	}
 	k.page(c, http.StatusOK, "console_account.html", "console.account.title", data)
 }

@@ -49,6 +49,16 @@ func (p Page) T(id string, kv ...any) string {
 	return p.cat.T(p.Lang, id, args)
 }
 
+// TOr is T with a fallback for an id the catalogs lack, e.g. the label of
+// a built-in role or, for a tenant's custom role, its own name:
+// {{.TOr (printf "authz.role.%s" .Role) .Role}}.
+func (p Page) TOr(id, fallback string) string {
+	if s := p.cat.T(p.Lang, id, nil); s != id {
+		return s
+	}
+	return fallback
+}
+
 // HTML renders template name with data at status. A template error is a
 // 500 problem, never half a page.
 func (r *Renderer) HTML(c *gin.Context, status int, name string, data map[string]any) {
