@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 
 	"github.com/spf13/cobra"
+	"github.com/uptrace/bun"
 
 	"github.com/yoyaku-oss/yoyaku/modules/identity"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/config"
@@ -42,11 +44,18 @@ func newAPIKeyCmd(load func(*cobra.Command) (config.Config, error)) *cobra.Comma
 			}
 			defer h.Release()
 			db, _ := h.DB(ctx)
-			key, k, err := a.apiKeys.CreateAPIKey(ctx, db, t.ID, identity.Principal{}, name, role)
+			// The key and its role commit together: an unknown role leaves
+			// no key behind.
+			var key string
+			var k identity.APIKey
+			err = db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+				var err error
+				if key, k, err = a.apiKeys.CreateAPIKey(ctx, tx, t.ID, identity.Principal{}, name, role); err != nil {
+					return err
+				}
+				return a.assignKeyRole(ctx, tx, t, k)
+			})
 			if err != nil {
-				return describe(err)
-			}
-			if err := a.assignKeyRole(ctx, db, t, k); err != nil {
 				return describe(err)
 			}
 			out := cmd.OutOrStdout()

@@ -678,10 +678,15 @@ func (k *Console) invite(c *gin.Context) {
 		k.fail(c, ErrForbidden)
 		return
 	}
-	st, token, err := k.cfg.Staff.Invite(ctx, r.db, p, email, name, role)
-	if err == nil && k.cfg.AssignRole != nil {
-		err = k.cfg.AssignRole(ctx, r.db, r.tenant.ID, "staff:"+st.ID, role)
-	}
+	var token string
+	err = r.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		st, tok, err := k.cfg.Staff.Invite(ctx, tx, p, email, name, role)
+		if err == nil && k.cfg.AssignRole != nil {
+			err = k.cfg.AssignRole(ctx, tx, r.tenant.ID, authz.StaffSubject(st.ID), role)
+		}
+		token = tok
+		return err
+	})
 	if err != nil {
 		fields, summary := formErrors(c, err)
 		k.staffPage(c, httpx.StatusOf(apperr.KindOf(err)), map[string]any{"Error": summary, "Fields": fields, "Email": email, "Name": name})
