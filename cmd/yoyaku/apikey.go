@@ -31,32 +31,22 @@ func newAPIKeyCmd(load func(*cobra.Command) (config.Config, error)) *cobra.Comma
 				return err
 			}
 			defer a.Close()
-			t, err := a.tenants.Get(ctx, slug)
-			if err != nil {
-				return describe(err)
-			}
-			if t.Status == tenants.StatusTerminated {
-				return fmt.Errorf("tenant %s is terminated", slug)
-			}
-			h, err := a.reg.Acquire(ctx, t.DB)
-			if err != nil {
-				return describe(err)
-			}
-			defer h.Release()
-			db, _ := h.DB(ctx)
 			// The key and its role commit together: an unknown role leaves
 			// no key behind.
 			var key string
 			var k identity.APIKey
-			err = db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-				var err error
-				if key, k, err = a.apiKeys.CreateAPIKey(ctx, tx, t.ID, identity.Principal{}, name, role); err != nil {
-					return err
-				}
-				return a.assignKeyRole(ctx, tx, t, k)
+			err = a.inTenant(ctx, slug, func(t tenants.Tenant, db bun.IDB) error {
+				err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+					var err error
+					if key, k, err = a.apiKeys.CreateAPIKey(ctx, tx, t.ID, identity.Principal{}, name, role); err != nil {
+						return err
+					}
+					return a.assignKeyRole(ctx, tx, t, k)
+				})
+				return describe(err)
 			})
 			if err != nil {
-				return describe(err)
+				return err
 			}
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "API key %q for %s with role %s (shown once; only its hash is stored):\n%s\n", k.Name, slug, k.Role, key)

@@ -191,6 +191,28 @@ func (a *app) roleNames(ctx context.Context, db bun.IDB, tenantID string) ([]str
 	return out, nil
 }
 
+// inTenant runs fn with the database of the tenant slug, for CLI commands:
+// a missing tenant or one whose database is gone is a clear error.
+func (a *app) inTenant(ctx context.Context, slug string, fn func(t tenants.Tenant, db bun.IDB) error) error {
+	t, err := a.tenants.Get(ctx, slug)
+	if err != nil {
+		return describe(err)
+	}
+	if t.Status == tenants.StatusTerminated {
+		return fmt.Errorf("tenant %s is terminated: its database was deleted", slug)
+	}
+	h, err := a.reg.Acquire(ctx, t.DB)
+	if err != nil {
+		return describe(err)
+	}
+	defer h.Release()
+	db, err := h.DB(ctx)
+	if err != nil {
+		return describe(err)
+	}
+	return fn(t, db)
+}
+
 // Close closes the databases.
 func (a *app) Close() error {
 	return errors.Join(a.reg.Close(), a.control.Close())

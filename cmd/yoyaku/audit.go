@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+	"github.com/uptrace/bun"
 
 	"github.com/yoyaku-oss/yoyaku/modules/auditlog"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/config"
@@ -28,20 +29,11 @@ func newAuditCmd(load func(*cobra.Command) (config.Config, error)) *cobra.Comman
 				return err
 			}
 			defer a.Close()
-			t, err := a.tenants.Get(ctx, slug)
-			if err != nil {
-				return describe(err)
-			}
-			if t.Status == tenants.StatusTerminated {
-				return fmt.Errorf("tenant %s is terminated: its log was deleted with its database", slug)
-			}
-			h, err := a.reg.Acquire(ctx, t.DB)
-			if err != nil {
-				return describe(err)
-			}
-			defer h.Release()
-			db, _ := h.DB(ctx)
-			rep, err := auditlog.Verify(ctx, db)
+			var rep auditlog.Report
+			err = a.inTenant(ctx, slug, func(_ tenants.Tenant, db bun.IDB) error {
+				rep, err = auditlog.Verify(ctx, db)
+				return err
+			})
 			if err != nil {
 				return err
 			}
