@@ -568,7 +568,13 @@ func (k *Console) enrol(c *gin.Context) {
 
 func (k *Console) home(c *gin.Context) {
 	p, _ := PrincipalFrom(c.Request.Context())
-	k.page(c, http.StatusOK, "console_home.html", "console.home.title", map[string]any{"Name": p.Name})
+	name := p.Name
+	if r, err := k.req(c); err == nil {
+		if st, err := k.cfg.Staff.GetStaff(c.Request.Context(), r.db, p.ID); err == nil && st.DisplayName != "" {
+			name = st.DisplayName
+		}
+	}
+	k.page(c, http.StatusOK, "console_home.html", "console.home.title", map[string]any{"Name": name})
 }
 
 func (k *Console) logout(c *gin.Context) {
