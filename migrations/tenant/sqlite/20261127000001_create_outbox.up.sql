@@ -1,0 +1,21 @@
+CREATE TABLE outbox (
+    id             TEXT      NOT NULL PRIMARY KEY,
+    event_id       TEXT      NOT NULL,
+    consumer       TEXT      NOT NULL,
+    event_type     TEXT      NOT NULL,
+    aggregate_type TEXT      NOT NULL,
+    aggregate_id   TEXT      NOT NULL,
+    dedup_key      TEXT      NOT NULL,
+    payload        TEXT      NOT NULL,
+    request_id     TEXT      NOT NULL,
+    status         TEXT      NOT NULL,
+    attempts       INTEGER   NOT NULL,
+    last_error     TEXT      NOT NULL,
+    due_at         TIMESTAMP NOT NULL,
+    next_at        TIMESTAMP NOT NULL,
+    claimed_by     TEXT      NOT NULL,
+    lease_until    TIMESTAMP NULL,
+    created_at     TIMESTAMP NOT NULL,
+    updated_at     TIMESTAMP NOT NULL,
+    delivered_at   TIMESTAMP NULL
+)
