@@ -4,8 +4,9 @@ package web
 
 import "embed"
 
-// FS holds templates/, static/, i18n/ and openapi.json, the OpenAPI document
+// FS holds templates/, static/, i18n/, mail/ (the default mail templates,
+// mail/<lang>/<event type>.{subject.txt,txt,html}) and openapi.json, the OpenAPI document
 // of the HTTP API.
 //
-//go:embed i18n templates static openapi.json
+//go:embed i18n templates static mail openapi.json
 var FS embed.FS
