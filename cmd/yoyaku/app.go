@@ -20,6 +20,7 @@ import (
 
 	"github.com/yoyaku-oss/yoyaku/migrations"
 	"github.com/yoyaku-oss/yoyaku/modules/identity"
+	"github.com/yoyaku-oss/yoyaku/modules/notify"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/apperr"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/authz"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/config"
@@ -28,6 +29,7 @@ import (
 	"github.com/yoyaku-oss/yoyaku/modules/platform/i18n"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/idempotency"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/logx"
+	"github.com/yoyaku-oss/yoyaku/modules/platform/outbox"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/tenantdb"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/view"
 	"github.com/yoyaku-oss/yoyaku/modules/tenants"
@@ -47,6 +49,9 @@ type app struct {
 	staff   *identity.Service
 	apiKeys *identity.APIKeyService
 	allow   *identity.AllowListService
+	mail    *notify.Service
+	subs    *outbox.Subscriptions
+	outbox  *outbox.Dispatcher // set by serve; nil in CLI commands
 }
 
 // migrationMode says what to do with a control database behind the binary.
@@ -147,6 +152,19 @@ func openApp(ctx context.Context, cfg config.Config, log *slog.Logger, mode migr
 		allow:   identity.NewAllowListService(identity.AllowListConfig{Logger: log}),
 	}
 	a.apiKeys = identity.NewAPIKeyService(identity.APIKeyConfig{Logger: log, ValidRole: a.validRole})
+	smtp, err := notify.ParseSMTPURL(cfg.SMTPURL)
+	if err != nil {
+		_ = reg.Close()
+		return nil, fmt.Errorf("YOYAKU_SMTP_URL: %w", err)
+	}
+	if a.mail, err = notify.NewService(notify.Config{SMTP: smtp, From: cfg.MailFrom, Logger: log}); err != nil {
+		_ = reg.Close()
+		return nil, fmt.Errorf("mail: %w", err)
+	}
+	a.subs = outbox.NewSubscriptions()
+	for _, et := range notify.EventTypes() {
+		a.subs.Subscribe("mail", et.Type, a.deliverMail)
+	}
 	a.tenants = tenants.NewService(tenants.Config{Control: control, Registry: reg, Location: loc, Logger: log,
 		Provision: a.provisionOwner})
 	ok = true
@@ -213,6 +231,72 @@ func (a *app) inTenant(ctx context.Context, slug string, fn func(t tenants.Tenan
 	return fn(t, db)
 }
 
+// deliverMail is the outbox consumer that sends an event's mail.
+func (a *app) deliverMail(ctx context.Context, db bun.IDB, t outbox.Tenant, e outbox.Event) error {
+	tn, err := a.tenants.GetByID(ctx, t.ID)
+	if err != nil {
+		return err
+	}
+	err = a.mail.Deliver(ctx, db, notify.TenantInfoOf(tn), e.ID, e.Type, e.Payload)
+	if notify.Permanent(err) {
+		return outbox.Permanent(err)
+	}
+	return err
+}
+
+// newDispatcher builds the outbox dispatcher serve runs.
+func (a *app) newDispatcher(prom prometheus.Registerer) (*outbox.Dispatcher, error) {
+	toOutbox := func(t tenants.Tenant) outbox.Tenant {
+		return outbox.Tenant{ID: t.ID, Slug: t.Slug, Placement: t.DB}
+	}
+	return outbox.NewDispatcher(outbox.DispatcherConfig{
+		Registry: a.reg, Control: a.control, Subs: a.subs, Logger: a.log, Registerer: prom,
+		Tenants: func(ctx context.Context, ids []string) ([]outbox.Tenant, error) {
+			var out []outbox.Tenant
+			for _, id := range ids {
+				t, err := a.tenants.GetByID(ctx, id)
+				if errors.Is(err, tenants.ErrNotFound) {
+					continue
+				}
+				if err != nil {
+					return nil, err
+				}
+				if t.Status != tenants.StatusTerminated {
+					out = append(out, toOutbox(t))
+				}
+			}
+			return out, nil
+		},
+		AllTenants: func(ctx context.Context) ([]outbox.Tenant, error) {
+			var out []outbox.Tenant
+			after := ""
+			for {
+				page, err := a.tenants.List(ctx, tenants.ListParams{After: after, Limit: 500})
+				if err != nil {
+					return nil, err
+				}
+				for _, t := range page {
+					out = append(out, toOutbox(t))
+				}
+				if len(page) < 500 {
+					return out, nil
+				}
+				after = page[len(page)-1].Slug
+			}
+		},
+	})
+}
+
+// notifyOutbox tells the dispatcher, after a commit, that events are due.
+func (a *app) notifyOutbox(ctx context.Context, tenantID string, evs []outbox.Event) {
+	if a.outbox == nil || len(evs) == 0 {
+		return
+	}
+	if err := a.outbox.Notify(ctx, tenantID, evs); err != nil {
+		a.log.WarnContext(ctx, "outbox notify (the sweep will catch it)", "tenant_id", tenantID, "err", err)
+	}
+}
+
 // Close closes the databases.
 func (a *app) Close() error {
 	return errors.Join(a.reg.Close(), a.control.Close())
@@ -220,6 +304,7 @@ func (a *app) Close() error {
 
 // handler builds the HTTP surface.
 func (a *app) handler(operatorToken string) (*gin.Engine, error) {
+	var err error
 	prom := prometheus.NewRegistry()
 	prom.MustRegister(
 		collectors.NewGoCollector(),
@@ -227,6 +312,9 @@ func (a *app) handler(operatorToken string) (*gin.Engine, error) {
 		collectors.NewDBStatsCollector(a.control.DB, "control"),
 		registryCollector{a.reg},
 	)
+	if a.outbox, err = a.newDispatcher(prom); err != nil {
+		return nil, err
+	}
 	r, err := httpx.New(httpx.Options{
 		Logger:       a.log,
 		Catalog:      a.catalog,
@@ -262,7 +350,8 @@ func (a *app) handler(operatorToken string) (*gin.Engine, error) {
 
 	ccfg := identity.ConsoleConfig{
 		Staff: a.staff, APIKeys: a.apiKeys, AllowList: a.allow, Perms: a.authz, Views: a.views,
-		AssignRole: a.authz.Assign, Roles: a.roleNames, Policy: a.authz,
+		AssignRole: a.authz.Assign, Roles: a.roleNames,
+		Events: a.subs, Notify: a.notifyOutbox, Policy: a.authz,
 	}
 	console := identity.NewConsole(ccfg)
 	console.Register(r.Group("/t/:tenant/admin", th.SiteTenant(), a.allow.RequireAllowedIP(console.FailPage)))

@@ -112,6 +112,16 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg config.Config, migrate, 
 	upkeepCtx, stopUpkeep := context.WithCancel(ctx)
 	defer stopUpkeep()
 	go a.upkeepLoop(upkeepCtx)
+	// The outbox dispatcher delivers mails (and later webhooks and plugin
+	// calls); it finishes its in-flight deliveries before the databases close.
+	dispatched := make(chan struct{})
+	go func() {
+		defer close(dispatched)
+		if err := a.outbox.Run(upkeepCtx); err != nil {
+			log.Error("outbox dispatcher", "err", err)
+		}
+	}()
+	defer func() { stopUpkeep(); <-dispatched }()
 	err = httpx.Serve(ctx, httpx.Server(cfg.Addr, h), ln, cfg.ShutdownTimeout, log)
 	log.Info("stopped")
 	return err

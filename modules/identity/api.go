@@ -12,6 +12,7 @@ import (
 	"github.com/yoyaku-oss/yoyaku/modules/auditlog"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/authz"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/httpx"
+	"github.com/yoyaku-oss/yoyaku/modules/platform/outbox"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/tenantdb"
 	"github.com/yoyaku-oss/yoyaku/modules/tenants"
 )
@@ -164,21 +165,31 @@ func (a *API) inviteStaff(c *gin.Context) {
 		return
 	}
 	var st Staff
-	var token string
+	var link string
+	var evs []outbox.Event
 	err = db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		var err error
+		var token string
 		st, token, err = a.cfg.Staff.Invite(ctx, tx, p, req.Email, req.DisplayName, req.Role)
 		if err == nil && a.cfg.AssignRole != nil {
 			err = a.cfg.AssignRole(ctx, tx, t.ID, authz.StaffSubject(st.ID), req.Role)
 		}
+		if err != nil {
+			return err
+		}
+		link = a.baseURL + "/t/" + t.Slug + "/admin/setup/" + token
+		evs, err = a.cfg.invited(ctx, tx, st, link, p, t.Locale)
 		return err
 	})
 	if err != nil {
 		httpx.Fail(c, err)
 		return
 	}
+	if a.cfg.Notify != nil {
+		a.cfg.Notify(ctx, t.ID, evs)
+	}
 	out := toStaffJSON(st)
-	out.SetupURL = a.baseURL + "/t/" + t.Slug + "/admin/setup/" + token
+	out.SetupURL = link
 	c.JSON(http.StatusCreated, out)
 }
 

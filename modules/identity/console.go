@@ -20,6 +20,7 @@ import (
 	"github.com/yoyaku-oss/yoyaku/modules/platform/authz"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/httpx"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/logx"
+	"github.com/yoyaku-oss/yoyaku/modules/platform/outbox"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/tenantdb"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/view"
 	"github.com/yoyaku-oss/yoyaku/modules/tenants"
@@ -44,6 +45,10 @@ type ConsoleConfig struct {
 	AssignRole func(ctx context.Context, db bun.IDB, tenantID, subject, role string) error
 	// Roles lists the roles a staff member or key can be given.
 	Roles func(ctx context.Context, db bun.IDB, tenantID string) ([]string, error)
+	// Events subscribes consumers (mail) to identity's events; Notify tells
+	// the outbox dispatcher after a commit. Both may be nil (no mail).
+	Events *outbox.Subscriptions
+	Notify func(ctx context.Context, tenantID string, evs []outbox.Event)
 	// Policy manages roles and answers owner-only questions for the roles
 	// and staff detail pages (required by them).
 	Policy RolePolicy
@@ -684,13 +689,18 @@ func (k *Console) invite(c *gin.Context) {
 		k.fail(c, ErrForbidden)
 		return
 	}
-	var token string
+	link := ""
+	var evs []outbox.Event
 	err = r.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		st, tok, err := k.cfg.Staff.Invite(ctx, tx, p, email, name, role)
 		if err == nil && k.cfg.AssignRole != nil {
 			err = k.cfg.AssignRole(ctx, tx, r.tenant.ID, authz.StaffSubject(st.ID), role)
 		}
-		token = tok
+		if err != nil {
+			return err
+		}
+		link = schemeHost(c) + r.base + "/setup/" + tok
+		evs, err = k.cfg.invited(ctx, tx, st, link, p, httpx.Lang(c))
 		return err
 	})
 	if err != nil {
@@ -698,7 +708,9 @@ func (k *Console) invite(c *gin.Context) {
 		k.staffPage(c, httpx.StatusOf(apperr.KindOf(err)), map[string]any{"Error": summary, "Fields": fields, "Email": email, "Name": name})
 		return
 	}
-	link := schemeHost(c) + r.base + "/setup/" + token
+	if k.cfg.Notify != nil {
+		k.cfg.Notify(ctx, r.tenant.ID, evs)
+	}
 	k.staffPage(c, http.StatusOK, map[string]any{"Flash": k.t(c, "console.staff.invited", nil), "InviteLink": link})
 }
 

@@ -33,6 +33,8 @@ type Config struct {
 	ShutdownTimeout time.Duration // YOYAKU_SHUTDOWN_TIMEOUT: time in-flight requests get to finish
 	MaxBodyBytes    int64         // YOYAKU_MAX_BODY_BYTES: request body limit
 	BaseURL         string        // YOYAKU_BASE_URL: public URL of this installation (links in mails and setup links)
+	SMTPURL         string        // YOYAKU_SMTP_URL: the platform's mail server
+	MailFrom        string        // YOYAKU_MAIL_FROM: the platform's sender address
 }
 
 // Var describes one setting for flags, help and the README.
@@ -53,6 +55,8 @@ var Vars = []Var{
 	{"YOYAKU_SHUTDOWN_TIMEOUT", "shutdown-timeout", "30s", "how long in-flight requests may take to finish at shutdown"},
 	{"YOYAKU_MAX_BODY_BYTES", "max-body-bytes", "1048576", "largest request body accepted"},
 	{"YOYAKU_BASE_URL", "base-url", "", "public URL of this installation, e.g. https://yoyaku.example.jp (default http://ADDR)"},
+	{"YOYAKU_SMTP_URL", "smtp-url", "", "mail server, e.g. smtp://user:pass@mail.example.jp:587 (empty: mail is not sent)"},
+	{"YOYAKU_MAIL_FROM", "mail-from", "", "sender address of the platform's mails, e.g. no-reply@yoyaku.example.jp"},
 }
 
 // Value returns the value of v from the environment, or its default.
@@ -75,6 +79,8 @@ func Parse(raw map[string]string) (Config, error) {
 		LogFormat:     raw["log-format"],
 		LogLevel:      raw["log-level"],
 		BaseURL:       strings.TrimRight(raw["base-url"], "/"),
+		SMTPURL:       raw["smtp-url"],
+		MailFrom:      raw["mail-from"],
 	}
 	d, err := time.ParseDuration(raw["shutdown-timeout"])
 	if err != nil || d <= 0 {
