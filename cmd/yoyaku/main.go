@@ -68,6 +68,7 @@ func newRoot(stdout, stderr io.Writer, getenv func(string) string) *cobra.Comman
 		newTenantCmd(load),
 		newAuditCmd(load),
 		newAPIKeyCmd(load),
+		newNoticeCmd(load),
 		newVersionCmd(),
 	)
 	return root

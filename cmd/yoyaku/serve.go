@@ -112,6 +112,7 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg config.Config, migrate, 
 	upkeepCtx, stopUpkeep := context.WithCancel(ctx)
 	defer stopUpkeep()
 	go a.upkeepLoop(upkeepCtx)
+	go a.noticeLoops(upkeepCtx, base)
 	// The outbox dispatcher delivers mails (and later webhooks and plugin
 	// calls); it finishes its in-flight deliveries before the databases close.
 	dispatched := make(chan struct{})

@@ -52,6 +52,9 @@ type ConsoleConfig struct {
 	// Policy manages roles and answers owner-only questions for the roles
 	// and staff detail pages (required by them).
 	Policy RolePolicy
+	// Unread, when set, counts the operator notices a staff member has not
+	// read: the number on the お知らせ bell (notices.Service.UnreadCount).
+	Unread func(ctx context.Context, db bun.IDB, t tenants.Tenant, staffID string) (int, error)
 }
 
 // Console serves the staff console at /t/{tenant}/admin/.
@@ -111,6 +114,19 @@ func (k *Console) Register(g *gin.RouterGroup) {
 	a.POST("/staff/:id/reset-2fa", k.csrf, k.need(authz.AreaStaff, authz.ActionEdit), k.resetStaffTwoFactor)
 }
 
+// RequireSession lets only fully signed-in staff through, as the console's
+// own pages do; for pages of other modules added to the console's group.
+func (k *Console) RequireSession() gin.HandlerFunc { return k.session(false) }
+
+// CSRF refuses a console form post without the session's token.
+func (k *Console) CSRF(c *gin.Context) { k.csrf(c) }
+
+// Page renders a page of another module inside the console's shell: it sets
+// data["Title"] (from titleKey), data["CSRF"], data["Base"] and the shell.
+func (k *Console) Page(c *gin.Context, status int, name, titleKey string, data map[string]any) {
+	k.page(c, status, name, titleKey, data)
+}
+
 func noStore(c *gin.Context) {
 	c.Header("Cache-Control", "no-store")
 	c.Next()
@@ -152,12 +168,21 @@ func (k *Console) page(c *gin.Context, status int, name, titleKey string, data m
 	if data == nil {
 		data = map[string]any{}
 	}
+	unread := 0
+	if k.cfg.Unread != nil && p.Kind == PrincipalStaff {
+		// A failing count must not take every console page down with it.
+		if n, err := k.cfg.Unread(ctx, r.db, r.tenant, p.ID); err == nil {
+			unread = n
+		} else {
+			httpx.Logger(c).WarnContext(ctx, "counting unread notices", "err", err)
+		}
+	}
 	cat := httpx.Catalog(c)
 	data["Title"] = cat.T(httpx.Lang(c), titleKey, nil)
 	data["CSRF"] = csrf
 	data["Base"] = r.base
 	data["Shell"] = shell{
-		TenantName: r.tenant.Name, Base: r.base, UserName: p.Name, Role: p.Role, CSRF: csrf,
+		TenantName: r.tenant.Name, Base: r.base, UserName: p.Name, Role: p.Role, CSRF: csrf, Unread: unread,
 		Nav: navFor(r, levels, c.FullPath()),
 	}
 	k.cfg.Views.HTML(c, status, name, data)
@@ -176,7 +201,11 @@ type navItem struct {
 
 func navFor(r req, levels map[authz.Area]authz.Level, route string) []navItem {
 	route = strings.TrimPrefix(route, "/t/:tenant/admin")
-	items := []navItem{{URL: r.base + "/", Label: "console.nav.home", Key: "t", Current: route == "/"}}
+	items := []navItem{
+		{URL: r.base + "/", Label: "console.nav.home", Key: "t", Current: route == "/"},
+		// Every staff member reads the operator's notices.
+		{URL: r.base + "/notices", Label: "notices.nav", Key: "n", Current: route == "/notices"},
+	}
 	add := func(area authz.Area, path, label string) {
 		if levels[area].Allows(authz.ActionView) {
 			items = append(items, navItem{URL: r.base + path, Label: label, Current: route == path || strings.HasPrefix(route, path+"/")})
