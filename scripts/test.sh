@@ -48,6 +48,6 @@ done
 
 for s in "${skipped[@]}"; do banner "SKIPPED: $s"; done
 passed=$(grep -c '^ok ' "$log" || true)
-failed=$(grep -cE '^(FAIL|--- FAIL)' "$log" || true)
+failed=$(grep -cE '^FAIL[[:space:]]+github' "$log" || true)
 echo "packages: $passed passed, $failed failed"
 exit $status
