@@ -14,11 +14,17 @@ import (
 )
 
 // appFor opens the app on loc as the CLI would.
-func appFor(t *testing.T, loc dbx.Location) *app {
+func appFor(t *testing.T, loc dbx.Location) *app { return appWith(t, loc, nil) }
+
+// appWith is appFor with some settings (by flag name) changed.
+func appWith(t *testing.T, loc dbx.Location, set map[string]string) *app {
 	t.Helper()
 	raw := map[string]string{}
 	for _, v := range config.Vars {
 		raw[v.Flag] = v.Default
+	}
+	for k, v := range set {
+		raw[k] = v
 	}
 	raw["data-dir"] = loc.DataDir
 	raw["db"] = string(loc.Engine)
