@@ -8,6 +8,7 @@ import (
 
 	"github.com/yoyaku-oss/yoyaku/modules/auditlog"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/idempotency"
+	"github.com/yoyaku-oss/yoyaku/modules/platform/outbox"
 	"github.com/yoyaku-oss/yoyaku/modules/tenants"
 )
 
@@ -42,7 +43,8 @@ func (a *app) upkeepLoop(ctx context.Context) {
 
 // upkeep runs the daily jobs on every tenant that is not terminated:
 // operation-log retention (keeping the chain verifiable), expired sessions
-// and tokens, and idempotency answers older than a day.
+// and tokens, outbox deliveries finished over 30 days ago, and idempotency
+// answers older than a day.
 func (a *app) upkeep(ctx context.Context, now time.Time) error {
 	var errs []error
 	if _, err := idempotency.Purge(ctx, a.control, now); err != nil {
@@ -88,6 +90,9 @@ func (a *app) upkeepTenant(ctx context.Context, t tenants.Tenant, now time.Time)
 		a.log.InfoContext(ctx, "operation log retention", "tenant_id", t.ID, "removed", purged, "months", months)
 	}
 	if _, err := a.staff.Sweep(ctx, db); err != nil {
+		return err
+	}
+	if _, err := outbox.Purge(ctx, db, now.AddDate(0, 0, -30)); err != nil {
 		return err
 	}
 	_, err = idempotency.Purge(ctx, db, now)
