@@ -107,6 +107,7 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg config.Config, migrate, 
 	default:
 		fmt.Fprintln(out, "  operator token:       from YOYAKU_OPERATOR_TOKEN")
 	}
+	fmt.Fprintf(out, "  status page:          %s/status\n", base)
 	fmt.Fprintf(out, "  health:               %s/healthz  %s/readyz  %s/metrics\n", base, base, base)
 	log.Info("serving", "addr", ln.Addr().String(), "db", cfg.DB, "version", versionString())
 	upkeepCtx, stopUpkeep := context.WithCancel(ctx)
