@@ -9,6 +9,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -435,7 +436,7 @@ func (k *Console) login(c *gin.Context) {
 			var ae *apperr.Error
 			if errors.As(err, &ae) {
 				if ra, ok := ae.Args["RetryAfter"]; ok {
-					c.Header("Retry-After", toString(ra))
+					c.Header("Retry-After", retryAfter(ra))
 				}
 			}
 		}
@@ -452,30 +453,16 @@ func (k *Console) login(c *gin.Context) {
 	c.Redirect(http.StatusSeeOther, safeNext(r.base, c.PostForm("next")))
 }
 
-func toString(v any) string {
-	switch x := v.(type) {
-	case string:
-		return x
-	case int:
-		return itoa(x)
-	case int64:
-		return itoa(int(x))
-	case float64:
-		return itoa(int(x))
+// retryAfter renders an error's RetryAfter argument (seconds) for the
+// Retry-After header.
+func retryAfter(v any) string {
+	if n, ok := v.(int); ok && n > 0 {
+		return strconv.Itoa(n)
+	}
+	if n, ok := v.(int64); ok && n > 0 {
+		return strconv.FormatInt(n, 10)
 	}
 	return "60"
-}
-
-func itoa(n int) string {
-	if n <= 0 {
-		return "1"
-	}
-	var b []byte
-	for n > 0 {
-		b = append([]byte{byte('0' + n%10)}, b...)
-		n /= 10
-	}
-	return string(b)
 }
 
 func (k *Console) setupForm(c *gin.Context) {
@@ -935,16 +922,6 @@ func (k *Console) saveSecurity(c *gin.Context) {
 }
 
 func atoiForm(s string) (int, bool) {
-	s = strings.TrimSpace(s)
-	if s == "" || len(s) > 6 {
-		return 0, false
-	}
-	n := 0
-	for _, r := range s {
-		if r < '0' || r > '9' {
-			return 0, false
-		}
-		n = n*10 + int(r-'0')
-	}
-	return n, true
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	return n, err == nil
 }

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/text/transform"
 
 	"github.com/yoyaku-oss/yoyaku/modules/auditlog"
+	"github.com/yoyaku-oss/yoyaku/modules/platform/httpx"
 )
 
 // auditFilter reads the operation log's filters from the query string, so
@@ -129,7 +130,8 @@ func (k *Console) auditCSV(c *gin.Context) {
 	for {
 		entries, err := auditlog.Search(c.Request.Context(), r.db, f)
 		if err != nil {
-			httpxLog(c, err)
+			// The header is sent: all that is left is to stop and log.
+			httpx.Logger(c).ErrorContext(c.Request.Context(), "audit CSV cut short", "err", err)
 			break
 		}
 		for _, e := range entries {
@@ -153,8 +155,4 @@ func safeCells(cells []string) []string {
 		}
 	}
 	return cells
-}
-
-func httpxLog(c *gin.Context, err error) {
-	_ = c.Error(err)
 }

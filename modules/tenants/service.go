@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -113,11 +114,7 @@ func checkLists(vv *apperr.Validator, emails, options []string) {
 	}
 	known := strings.Join(Options, ", ")
 	for i, o := range options {
-		ok := false
-		for _, k := range Options {
-			ok = ok || k == o
-		}
-		vv.Check(ok, fmt.Sprintf("options[%d]", i), "option", map[string]any{"Param": known})
+		vv.Check(slices.Contains(Options, o), fmt.Sprintf("options[%d]", i), "option", map[string]any{"Param": known})
 	}
 }
 
@@ -271,10 +268,10 @@ func (s *Service) Update(ctx context.Context, slug string, p UpdateParams) (Tena
 	set(&t.Name, p.Name)
 	set(&t.TimeZone, p.TimeZone)
 	set(&t.Locale, p.Locale)
-	if p.ContactEmails != nil && !equal(t.ContactEmails, *p.ContactEmails) {
+	if p.ContactEmails != nil && !slices.Equal(t.ContactEmails, *p.ContactEmails) {
 		t.ContactEmails, changed = *p.ContactEmails, true
 	}
-	if p.Options != nil && !equal(t.Options, *p.Options) {
+	if p.Options != nil && !slices.Equal(t.Options, *p.Options) {
 		t.Options, changed = *p.Options, true
 	}
 	if p.Status != nil && *p.Status != t.Status {
@@ -344,18 +341,6 @@ func validateUpdate(p *UpdateParams) error {
 		return apperr.Invalid(fields...)
 	}
 	return nil
-}
-
-func equal(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // Resolve returns the tenant serving slug for a request: an error when it
