@@ -51,30 +51,7 @@ func apiReq(c *gin.Context) (tenants.Tenant, bun.IDB, Principal, error) {
 
 // need refuses what the key's role does not allow: 403 and a log entry.
 func (a *API) need(area authz.Area, action authz.Action) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		t, db, p, err := apiReq(c)
-		if err != nil {
-			httpx.Fail(c, err)
-			return
-		}
-		ctx := c.Request.Context()
-		ok, err := a.cfg.Perms.Can(ctx, db, t.ID, p.Subject(), area, action)
-		if err != nil {
-			httpx.Fail(c, err)
-			return
-		}
-		if !ok {
-			_, _ = auditlog.Record(ctx, db, auditlog.Entry{Action: "access.denied", ObjectType: string(area),
-				ObjectID: string(action), Result: auditlog.ResultDenied})
-			httpx.Fail(c, ErrForbidden)
-			return
-		}
-		if area == authz.AreaAudit && !t.HasOption("audit_log") {
-			httpx.Fail(c, ErrAuditLogOff)
-			return
-		}
-		c.Next()
-	}
+	return needing(area, action, a.cfg.Perms, httpx.Fail)
 }
 
 type meJSON struct {
@@ -160,7 +137,7 @@ func (a *API) inviteStaff(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
-	if err := a.mayGrant(ctx, db, t, p, req.Role); err != nil {
+	if err := mayGrant(ctx, a.cfg.Perms, db, t, p, req.Role); err != nil {
 		httpx.Fail(c, err)
 		return
 	}
@@ -194,25 +171,17 @@ func (a *API) inviteStaff(c *gin.Context) {
 }
 
 // mayGrant refuses to give a role the caller may not give: only who may
-// manage owners (an owner) may give the owner role; a role that does not
-// exist is the policy's 404 later.
-func (a *API) mayGrant(ctx context.Context, db bun.IDB, t tenants.Tenant, p Principal, role string) error {
+// manage owners gives the owner role; a role that does not exist is the
+// policy's 404 later.
+func mayGrant(ctx context.Context, perms Permissions, db bun.IDB, t tenants.Tenant, p Principal, role string) error {
 	if role != authz.RoleOwner {
 		return nil
 	}
-	if pol, ok := a.cfg.Perms.(interface {
-		CanManageOwners(ctx context.Context, db bun.IDB, tenantID, subject string) (bool, error)
-	}); ok {
-		ok, err := pol.CanManageOwners(ctx, db, t.ID, p.Subject())
-		if err != nil {
-			return err
-		}
-		if ok {
-			return nil
-		}
-		return ErrForbidden
+	ok, err := perms.CanManageOwners(ctx, db, t.ID, p.Subject())
+	if err != nil {
+		return err
 	}
-	if p.Role != authz.RoleOwner {
+	if !ok {
 		return ErrForbidden
 	}
 	return nil
@@ -276,7 +245,7 @@ func (a *API) createKey(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
-	if err := a.mayGrant(ctx, db, t, p, req.Role); err != nil {
+	if err := mayGrant(ctx, a.cfg.Perms, db, t, p, req.Role); err != nil {
 		httpx.Fail(c, err)
 		return
 	}

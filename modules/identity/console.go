@@ -32,6 +32,8 @@ import (
 type Permissions interface {
 	Can(ctx context.Context, db bun.IDB, tenantID, subject string, area authz.Area, action authz.Action) (bool, error)
 	Levels(ctx context.Context, db bun.IDB, tenantID, subject string) (map[authz.Area]authz.Level, error)
+	// CanManageOwners: may subject appoint, change or remove an owner.
+	CanManageOwners(ctx context.Context, db bun.IDB, tenantID, subject string) (bool, error)
 }
 
 // ConsoleConfig wires the staff console.
@@ -291,27 +293,36 @@ func (k *Console) session(pending bool) gin.HandlerFunc {
 // need refuses a request the principal's role does not allow, with a 403
 // page and an entry in the operation log.
 func (k *Console) need(area authz.Area, action authz.Action) gin.HandlerFunc {
+	return needing(area, action, k.cfg.Perms, k.fail)
+}
+
+// needing is the permission check the console and the tenant API share:
+// the principal's role must allow action in area (a refusal is written to
+// the operation log), and the audit area needs the tenant option audit_log.
+// fail answers in the caller's form (an HTML page or problem JSON).
+func needing(area authz.Area, action authz.Action, perms Permissions, fail func(*gin.Context, error)) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		r, err := k.req(c)
+		ctx := c.Request.Context()
+		t, _ := tenants.FromContext(ctx)
+		p, _ := PrincipalFrom(ctx)
+		db, err := tenantdb.From(ctx)
 		if err != nil {
-			k.fail(c, err)
+			fail(c, err)
 			return
 		}
-		ctx := c.Request.Context()
-		p, _ := PrincipalFrom(ctx)
-		ok, err := k.cfg.Perms.Can(ctx, r.db, r.tenant.ID, p.Subject(), area, action)
+		ok, err := perms.Can(ctx, db, t.ID, p.Subject(), area, action)
 		if err != nil {
-			k.fail(c, err)
+			fail(c, err)
 			return
 		}
 		if !ok {
-			_, _ = auditlog.Record(ctx, r.db, auditlog.Entry{Action: "access.denied", ObjectType: string(area),
+			_, _ = auditlog.Record(ctx, db, auditlog.Entry{Action: "access.denied", ObjectType: string(area),
 				ObjectID: string(action), Result: auditlog.ResultDenied})
-			k.fail(c, ErrForbidden)
+			fail(c, ErrForbidden)
 			return
 		}
-		if area == authz.AreaAudit && !r.tenant.HasOption("audit_log") {
-			k.fail(c, ErrAuditLogOff)
+		if area == authz.AreaAudit && !t.HasOption("audit_log") {
+			fail(c, ErrAuditLogOff)
 			return
 		}
 		c.Next()
@@ -701,8 +712,8 @@ func (k *Console) invite(c *gin.Context) {
 			"Email": email, "Name": name})
 		return
 	}
-	if role == OwnerRole && p.Role != OwnerRole {
-		k.fail(c, ErrForbidden)
+	if err := mayGrant(ctx, k.cfg.Perms, r.db, r.tenant, p, role); err != nil {
+		k.fail(c, err)
 		return
 	}
 	link := ""
@@ -768,8 +779,8 @@ func (k *Console) createAPIKey(c *gin.Context) {
 	ctx := c.Request.Context()
 	p, _ := PrincipalFrom(ctx)
 	role := c.PostForm("role")
-	if role == OwnerRole && p.Role != OwnerRole {
-		k.fail(c, ErrForbidden)
+	if err := mayGrant(ctx, k.cfg.Perms, r.db, r.tenant, p, role); err != nil {
+		k.fail(c, err)
 		return
 	}
 	var key string
