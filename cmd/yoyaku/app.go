@@ -153,7 +153,9 @@ func openApp(ctx context.Context, cfg config.Config, log *slog.Logger, mode migr
 		staff:   staff,
 		allow:   identity.NewAllowListService(identity.AllowListConfig{Logger: log}),
 	}
-	a.apiKeys = identity.NewAPIKeyService(identity.APIKeyConfig{Logger: log, ValidRole: a.validRole})
+	// A key's role is checked by the authorization policy when it is
+	// assigned, in the key's own transaction (an unknown role: 404, no key).
+	a.apiKeys = identity.NewAPIKeyService(identity.APIKeyConfig{Logger: log})
 	smtp, err := notify.ParseSMTPURL(cfg.SMTPURL)
 	if err != nil {
 		_ = reg.Close()
@@ -175,10 +177,6 @@ func openApp(ctx context.Context, cfg config.Config, log *slog.Logger, mode migr
 	ok = true
 	return a, nil
 }
-
-// validRole reports whether role is a built-in role name. Custom roles are
-// checked against the tenant's database where the tenant is known.
-func (a *app) validRole(role string) bool { return role != "" }
 
 // provisionOwner makes a new tenant's owner account (when an owner e-mail
 // was given) and its owner role, inside the tenant's creation.
