@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 
 	"github.com/spf13/cobra"
 	"github.com/uptrace/bun"
@@ -20,22 +19,13 @@ func newAPIKeyCmd(load func(*cobra.Command) (config.Config, error)) *cobra.Comma
 		Use:   "create --tenant SLUG --role ROLE [--name NAME]",
 		Short: "Create an API key for a tenant; the key is printed once and stored only as a hash",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := load(cmd)
-			if err != nil {
-				return err
-			}
+		RunE: withApp(load, refuseBehind, func(cmd *cobra.Command, a *app, _ []string) error {
 			ctx := cmd.Context()
-			a, err := openApp(ctx, cfg, newLogger(cfg, io.Discard), refuseBehind)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
 			// The key and its role commit together: an unknown role leaves
 			// no key behind.
 			var key string
 			var k identity.APIKey
-			err = a.inTenant(ctx, slug, func(t tenants.Tenant, db bun.IDB) error {
+			err := a.inTenant(ctx, slug, func(t tenants.Tenant, db bun.IDB) error {
 				err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 					var err error
 					if key, k, err = a.apiKeys.CreateAPIKey(ctx, tx, t.ID, identity.Principal{}, name, role); err != nil {
@@ -51,7 +41,7 @@ func newAPIKeyCmd(load func(*cobra.Command) (config.Config, error)) *cobra.Comma
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "API key %q for %s with role %s (shown once; only its hash is stored):\n%s\n", k.Name, slug, k.Role, key)
 			return nil
-		},
+		}),
 	}
 	create.Flags().StringVar(&slug, "tenant", "", "tenant slug")
 	create.Flags().StringVar(&role, "role", "", "role the key acts with (owner, admin, staff, viewer or a custom role)")

@@ -18,19 +18,11 @@ func newAuditCmd(load func(*cobra.Command) (config.Config, error)) *cobra.Comman
 		Use:   "verify --tenant SLUG",
 		Short: "Verify the hash chain of a tenant's operation log; name the first entry that breaks it",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := load(cmd)
-			if err != nil {
-				return err
-			}
+		RunE: withApp(load, refuseBehind, func(cmd *cobra.Command, a *app, _ []string) error {
 			ctx := cmd.Context()
-			a, err := openApp(ctx, cfg, newLogger(cfg, cmd.ErrOrStderr()), refuseBehind)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
 			var rep auditlog.Report
-			err = a.inTenant(ctx, slug, func(_ tenants.Tenant, db bun.IDB) error {
+			err := a.inTenant(ctx, slug, func(_ tenants.Tenant, db bun.IDB) error {
+				var err error
 				rep, err = auditlog.Verify(ctx, db)
 				return err
 			})
@@ -47,7 +39,7 @@ func newAuditCmd(load func(*cobra.Command) (config.Config, error)) *cobra.Comman
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "operation log of %s: intact, %d entries (%d–%d) verified\n", slug, rep.Checked, rep.FirstSeq, rep.LastSeq)
 			return nil
-		},
+		}),
 	}
 	verify.Flags().StringVar(&slug, "tenant", "", "tenant slug")
 	_ = verify.MarkFlagRequired("tenant")

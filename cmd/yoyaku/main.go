@@ -73,3 +73,26 @@ func newRoot(stdout, stderr io.Writer, getenv func(string) string) *cobra.Comman
 	)
 	return root
 }
+
+// withApp is the RunE of a command that works on the databases: it loads
+// the configuration, opens the app (refusing databases behind the binary
+// unless mode migrates), runs fn and closes the app.
+func withApp(load func(*cobra.Command) (config.Config, error), mode migrationMode,
+	fn func(cmd *cobra.Command, a *app, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		cfg, err := load(cmd)
+		if err != nil {
+			return err
+		}
+		logs := io.Discard
+		if mode == migrateNow {
+			logs = cmd.ErrOrStderr()
+		}
+		a, err := openApp(cmd.Context(), cfg, newLogger(cfg, logs), mode)
+		if err != nil {
+			return err
+		}
+		defer a.Close()
+		return fn(cmd, a, args)
+	}
+}

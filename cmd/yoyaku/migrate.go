@@ -18,17 +18,8 @@ func newMigrateCmd(load func(*cobra.Command) (config.Config, error)) *cobra.Comm
 		Long: "Apply pending migrations to the control database and to every tenant database " +
 			"(or one, with --tenant). Migrating twice changes nothing.",
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := load(cmd)
-			if err != nil {
-				return err
-			}
+		RunE: withApp(load, migrateNow, func(cmd *cobra.Command, a *app, _ []string) error {
 			ctx := cmd.Context()
-			a, err := openApp(ctx, cfg, newLogger(cfg, cmd.ErrOrStderr()), migrateNow)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
 			out := cmd.OutOrStdout()
 			fmt.Fprintln(out, "control database: up to date")
 			report := func(t tenants.Tenant, applied []string, err error) {
@@ -54,7 +45,7 @@ func newMigrateCmd(load func(*cobra.Command) (config.Config, error)) *cobra.Comm
 				return err
 			}
 			return a.tenants.MigrateAll(ctx, report)
-		},
+		}),
 	}
 	cmd.Flags().StringVar(&only, "tenant", "", "migrate only this tenant (slug)")
 	return cmd

@@ -20,18 +20,7 @@ func newTenantCmd(load func(*cobra.Command) (config.Config, error)) *cobra.Comma
 	cmd.PersistentFlags().BoolVar(&asJSON, "json", false, "print JSON")
 
 	withApp := func(fn func(cmd *cobra.Command, a *app, args []string) error) func(*cobra.Command, []string) error {
-		return func(cmd *cobra.Command, args []string) error {
-			cfg, err := load(cmd)
-			if err != nil {
-				return err
-			}
-			a, err := openApp(cmd.Context(), cfg, newLogger(cfg, io.Discard), refuseBehind)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			return fn(cmd, a, args)
-		}
+		return withApp(load, refuseBehind, fn)
 	}
 	show := func(cmd *cobra.Command, t tenants.Tenant) error {
 		if asJSON {
