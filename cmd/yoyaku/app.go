@@ -370,7 +370,7 @@ func (a *app) handler(operatorToken string) (*gin.Engine, error) {
 	// The tenant API: the API key names its tenant; creations accept
 	// Idempotency-Key, kept in the tenant's own database per key.
 	tenantAPI := r.Group("/api/v1", identity.APIKeyAuth(identity.APIKeyAuthConfig{
-		Tenant: a.tenants.GetByID, WithTenant: tenants.WithTenant, Registry: a.reg,
+		Tenant: a.tenants.ResolveByID, WithTenant: tenants.WithTenant, Registry: a.reg,
 		Keys: a.apiKeys, AllowList: a.allow, Option: "api",
 	}), idempotency.Middleware(idempotency.Config{
 		DB: func(c *gin.Context) (bun.IDB, error) { return tenantdb.From(c.Request.Context()) },

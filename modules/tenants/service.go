@@ -186,7 +186,7 @@ func (s *Service) CreateTenant(ctx context.Context, p CreateParams) (Created, er
 		return out, undo(err)
 	}
 	t.Status = StatusActive
-	s.forget(t.Slug)
+	s.forget(t)
 	s.log.InfoContext(ctx, "tenant created", "tenant_id", id, "slug", t.Slug)
 	out.Tenant = t
 	return out, nil
@@ -250,7 +250,7 @@ func (s *Service) Update(ctx context.Context, slug string, p UpdateParams) (Tena
 	if err != nil {
 		return Tenant{}, err
 	}
-	defer s.forget(slug)
+	defer s.forget(t)
 	if t.Status == StatusTerminated {
 		if p.Status != nil && *p.Status == StatusTerminated && p.Name == nil && p.TimeZone == nil &&
 			p.Locale == nil && p.ContactEmails == nil && p.Options == nil {
@@ -286,7 +286,7 @@ func (s *Service) Update(ctx context.Context, slug string, p UpdateParams) (Tena
 	}
 	s.log.InfoContext(ctx, "tenant updated", "tenant_id", t.ID, "status", string(t.Status))
 	if t.Status == StatusTerminated {
-		s.forget(slug)
+		s.forget(t)
 		return t, s.dropDatabase(ctx, t)
 	}
 	return t, nil
@@ -349,12 +349,24 @@ func validateUpdate(p *UpdateParams) error {
 // request; changes made through this Service are seen at once, changes made
 // by another process within CacheTTL.
 func (s *Service) Resolve(ctx context.Context, slug string) (Tenant, error) {
+	return s.resolve(ctx, slug, func() (Tenant, error) { return s.Get(ctx, slug) })
+}
+
+// ResolveByID is Resolve for a tenant named by its id (an API key names
+// its tenant so), with the same short cache.
+func (s *Service) ResolveByID(ctx context.Context, id string) (Tenant, error) {
+	return s.resolve(ctx, idKey(id), func() (Tenant, error) { return s.GetByID(ctx, id) })
+}
+
+func idKey(id string) string { return "#" + id } // slugs never start with '#'
+
+func (s *Service) resolve(ctx context.Context, key string, get func() (Tenant, error)) (Tenant, error) {
 	now := s.now()
 	s.mu.Lock()
-	c, ok := s.cache[slug]
+	c, ok := s.cache[key]
 	s.mu.Unlock()
 	if !ok || now.After(c.exp) {
-		t, err := s.Get(ctx, slug)
+		t, err := get()
 		if err != nil && !errors.Is(err, ErrNotFound) {
 			return Tenant{}, err // a database failure is not cached
 		}
@@ -363,7 +375,7 @@ func (s *Service) Resolve(ctx context.Context, slug string) (Tenant, error) {
 		if len(s.cache) > 50000 {
 			clear(s.cache)
 		}
-		s.cache[slug] = c
+		s.cache[key] = c
 		s.mu.Unlock()
 	}
 	if c.err != nil {
@@ -378,9 +390,11 @@ func (s *Service) Resolve(ctx context.Context, slug string) (Tenant, error) {
 	return c.t, nil
 }
 
-func (s *Service) forget(slug string) {
+// forget drops what Resolve and ResolveByID cached of a tenant.
+func (s *Service) forget(t Tenant) {
 	s.mu.Lock()
-	delete(s.cache, slug)
+	delete(s.cache, t.Slug)
+	delete(s.cache, idKey(t.ID))
 	s.mu.Unlock()
 }
 
