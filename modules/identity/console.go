@@ -75,7 +75,7 @@ const (
 // Register adds the console to g ("/t/:tenant/admin", after the tenant and
 // allow-list middleware).
 func (k *Console) Register(g *gin.RouterGroup) {
-	g.Use(noStore)
+	g.Use(noStore, k.loadReq)
 	g.GET("/login", k.loginForm)
 	g.POST("/login", k.preAuthCSRF, k.login)
 	g.GET("/setup/:token", k.setupForm)
@@ -149,13 +149,30 @@ func (k *Console) req(c *gin.Context) (req, error) {
 	return req{tenant: t, db: db, base: "/t/" + t.Slug + "/admin"}, err
 }
 
-// page renders a console page with the shell (navigation by permission).
-func (k *Console) page(c *gin.Context, status int, name, titleKey string, data map[string]any) {
+const reqKey = "yoyaku.console.req"
+
+// loadReq opens the tenant's database once per console request and keeps
+// what every handler needs; a failure is the error page, so handlers after
+// it take the request with reqOf and need no error branch of their own.
+func (k *Console) loadReq(c *gin.Context) {
 	r, err := k.req(c)
 	if err != nil {
 		k.fail(c, err)
 		return
 	}
+	c.Set(reqKey, r)
+	c.Next()
+}
+
+// reqOf returns what loadReq kept.
+func (k *Console) reqOf(c *gin.Context) req {
+	r, _ := c.Get(reqKey)
+	return r.(req)
+}
+
+// page renders a console page with the shell (navigation by permission).
+func (k *Console) page(c *gin.Context, status int, name, titleKey string, data map[string]any) {
+	r := k.reqOf(c)
 	ctx := c.Request.Context()
 	p, _ := PrincipalFrom(ctx)
 	sess, _ := c.Get("yoyaku.session")
@@ -248,11 +265,7 @@ func (k *Console) FailPage(c *gin.Context, err error) { k.fail(c, err) }
 // still waiting for its second factor (or for enrolment) is let through too.
 func (k *Console) session(pending bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		r, err := k.req(c)
-		if err != nil {
-			k.fail(c, err)
-			return
-		}
+		r := k.reqOf(c)
 		ctx := c.Request.Context()
 		token, _ := c.Cookie(sessionCookie)
 		p, sess, err := k.cfg.Staff.Authenticate(ctx, r.db, token)
@@ -430,11 +443,7 @@ func (k *Console) loginForm(c *gin.Context) {
 }
 
 func (k *Console) login(c *gin.Context) {
-	r, err := k.req(c)
-	if err != nil {
-		k.fail(c, err)
-		return
-	}
+	r := k.reqOf(c)
 	ctx := auditlog.WithRequest(c.Request.Context(), auditlog.Request{RequestID: logx.RequestID(c.Request.Context()),
 		SourceIP: c.ClientIP(), UserAgent: c.Request.UserAgent()})
 	email := strings.TrimSpace(c.PostForm("email"))
@@ -477,11 +486,7 @@ func retryAfter(v any) string {
 }
 
 func (k *Console) setupForm(c *gin.Context) {
-	r, err := k.req(c)
-	if err != nil {
-		k.fail(c, err)
-		return
-	}
+	r := k.reqOf(c)
 	email, _, err := k.cfg.Staff.CheckSetupToken(c.Request.Context(), r.db, c.Param("token"))
 	if err != nil {
 		k.authPage(c, httpx.StatusOf(apperr.KindOf(err)), "console_setup.html", "console.setup.title",
@@ -492,11 +497,7 @@ func (k *Console) setupForm(c *gin.Context) {
 }
 
 func (k *Console) setup(c *gin.Context) {
-	r, err := k.req(c)
-	if err != nil {
-		k.fail(c, err)
-		return
-	}
+	r := k.reqOf(c)
 	ctx := auditlog.WithRequest(c.Request.Context(), auditlog.Request{RequestID: logx.RequestID(c.Request.Context()),
 		SourceIP: c.ClientIP(), UserAgent: c.Request.UserAgent()})
 	token := c.Param("token")
@@ -533,11 +534,7 @@ func (k *Console) totpForm(c *gin.Context) {
 }
 
 func (k *Console) totp(c *gin.Context) {
-	r, err := k.req(c)
-	if err != nil {
-		k.fail(c, err)
-		return
-	}
+	r := k.reqOf(c)
 	sess := k.current(c)
 	token, err := k.cfg.Staff.VerifyTOTP(c.Request.Context(), r.db, sess, strings.TrimSpace(c.PostForm("code")))
 	if err != nil {
@@ -554,11 +551,7 @@ func (k *Console) totp(c *gin.Context) {
 }
 
 func (k *Console) enrolForm(c *gin.Context) {
-	r, err := k.req(c)
-	if err != nil {
-		k.fail(c, err)
-		return
-	}
+	r := k.reqOf(c)
 	sess := k.current(c)
 	if sess.Stage == StageTOTP {
 		c.Redirect(http.StatusSeeOther, r.base+"/2fa")
@@ -578,11 +571,7 @@ func (k *Console) enrolForm(c *gin.Context) {
 }
 
 func (k *Console) enrol(c *gin.Context) {
-	r, err := k.req(c)
-	if err != nil {
-		k.fail(c, err)
-		return
-	}
+	r := k.reqOf(c)
 	sess := k.current(c)
 	codes, err := k.cfg.Staff.ConfirmEnrol(c.Request.Context(), r.db, sess, strings.TrimSpace(c.PostForm("code")))
 	if err != nil {
@@ -601,20 +590,14 @@ func (k *Console) enrol(c *gin.Context) {
 func (k *Console) home(c *gin.Context) {
 	p, _ := PrincipalFrom(c.Request.Context())
 	name := p.Name
-	if r, err := k.req(c); err == nil {
-		if st, err := k.cfg.Staff.GetStaff(c.Request.Context(), r.db, p.ID); err == nil && st.DisplayName != "" {
-			name = st.DisplayName
-		}
+	if st, err := k.cfg.Staff.GetStaff(c.Request.Context(), k.reqOf(c).db, p.ID); err == nil && st.DisplayName != "" {
+		name = st.DisplayName
 	}
 	k.page(c, http.StatusOK, "console_home.html", "console.home.title", map[string]any{"Name": name})
 }
 
 func (k *Console) logout(c *gin.Context) {
-	r, err := k.req(c)
-	if err != nil {
-		k.fail(c, err)
-		return
-	}
+	r := k.reqOf(c)
 	token, _ := c.Cookie(sessionCookie)
 	if err := k.cfg.Staff.Logout(c.Request.Context(), r.db, token); err != nil {
 		k.fail(c, err)
@@ -625,11 +608,7 @@ func (k *Console) logout(c *gin.Context) {
 }
 
 func (k *Console) account(c *gin.Context) {
-	r, err := k.req(c)
-	if err != nil {
-		k.fail(c, err)
-		return
-	}
+	r := k.reqOf(c)
 	p, _ := PrincipalFrom(c.Request.Context())
 	st, err := k.cfg.Staff.GetStaff(c.Request.Context(), r.db, p.ID)
 	if err != nil {
@@ -647,11 +626,7 @@ func (k *Console) account(c *gin.Context) {
 }
 
 func (k *Console) logoutOthers(c *gin.Context) {
-	r, err := k.req(c)
-	if err != nil {
-		k.fail(c, err)
-		return
-	}
+	r := k.reqOf(c)
 	sess := k.current(c)
 	if _, err := k.cfg.Staff.LogoutOthers(c.Request.Context(), r.db, sess.StaffID, sess.ID); err != nil {
 		k.fail(c, err)
@@ -676,11 +651,7 @@ func (k *Console) staffList(c *gin.Context) {
 }
 
 func (k *Console) staffPage(c *gin.Context, status int, data map[string]any) {
-	r, err := k.req(c)
-	if err != nil {
-		k.fail(c, err)
-		return
-	}
+	r := k.reqOf(c)
 	list, err := k.cfg.Staff.ListStaff(c.Request.Context(), r.db, StaffFilter{})
 	if err != nil {
 		k.fail(c, err)
@@ -695,11 +666,7 @@ func (k *Console) staffPage(c *gin.Context, status int, data map[string]any) {
 }
 
 func (k *Console) invite(c *gin.Context) {
-	r, err := k.req(c)
-	if err != nil {
-		k.fail(c, err)
-		return
-	}
+	r := k.reqOf(c)
 	ctx := c.Request.Context()
 	p, _ := PrincipalFrom(ctx)
 	email, name, role := strings.TrimSpace(c.PostForm("email")), strings.TrimSpace(c.PostForm("name")), c.PostForm("role")
@@ -718,7 +685,7 @@ func (k *Console) invite(c *gin.Context) {
 	}
 	link := ""
 	var evs []outbox.Event
-	err = r.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err := r.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		st, tok, err := k.cfg.Staff.Invite(ctx, tx, p, email, name, role)
 		if err == nil && k.cfg.AssignRole != nil {
 			err = k.cfg.AssignRole(ctx, tx, r.tenant.ID, authz.StaffSubject(st.ID), role)
@@ -752,11 +719,7 @@ func schemeHost(c *gin.Context) string {
 func (k *Console) apiKeys(c *gin.Context) { k.apiKeysPage(c, http.StatusOK, nil) }
 
 func (k *Console) apiKeysPage(c *gin.Context, status int, data map[string]any) {
-	r, err := k.req(c)
-	if err != nil {
-		k.fail(c, err)
-		return
-	}
+	r := k.reqOf(c)
 	list, err := k.cfg.APIKeys.ListAPIKeys(c.Request.Context(), r.db)
 	if err != nil {
 		k.fail(c, err)
@@ -771,11 +734,7 @@ func (k *Console) apiKeysPage(c *gin.Context, status int, data map[string]any) {
 }
 
 func (k *Console) createAPIKey(c *gin.Context) {
-	r, err := k.req(c)
-	if err != nil {
-		k.fail(c, err)
-		return
-	}
+	r := k.reqOf(c)
 	ctx := c.Request.Context()
 	p, _ := PrincipalFrom(ctx)
 	role := c.PostForm("role")
@@ -784,7 +743,7 @@ func (k *Console) createAPIKey(c *gin.Context) {
 		return
 	}
 	var key string
-	err = r.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err := r.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		var k2 APIKey
 		var err error
 		key, k2, err = k.cfg.APIKeys.CreateAPIKey(ctx, tx, r.tenant.ID, p, strings.TrimSpace(c.PostForm("name")), role)
@@ -802,11 +761,7 @@ func (k *Console) createAPIKey(c *gin.Context) {
 }
 
 func (k *Console) revokeAPIKey(c *gin.Context) {
-	r, err := k.req(c)
-	if err != nil {
-		k.fail(c, err)
-		return
-	}
+	r := k.reqOf(c)
 	p, _ := PrincipalFrom(c.Request.Context())
 	if _, err := k.cfg.APIKeys.RevokeAPIKey(c.Request.Context(), r.db, p, c.Param("id")); err != nil {
 		k.fail(c, err)
@@ -818,11 +773,7 @@ func (k *Console) revokeAPIKey(c *gin.Context) {
 func (k *Console) allowList(c *gin.Context) { k.allowListPage(c, http.StatusOK, nil) }
 
 func (k *Console) allowListPage(c *gin.Context, status int, data map[string]any) {
-	r, err := k.req(c)
-	if err != nil {
-		k.fail(c, err)
-		return
-	}
+	r := k.reqOf(c)
 	if data == nil {
 		data = map[string]any{}
 	}
@@ -847,11 +798,7 @@ func (k *Console) allowListPage(c *gin.Context, status int, data map[string]any)
 }
 
 func (k *Console) saveAllowList(c *gin.Context) {
-	r, err := k.req(c)
-	if err != nil {
-		k.fail(c, err)
-		return
-	}
+	r := k.reqOf(c)
 	p, _ := PrincipalFrom(c.Request.Context())
 	text := c.PostForm("entries")
 	var entries []AllowListEntry
@@ -863,7 +810,7 @@ func (k *Console) saveAllowList(c *gin.Context) {
 		cidr, note, _ := strings.Cut(line, " ")
 		entries = append(entries, AllowListEntry{CIDR: cidr, Note: strings.TrimSpace(note)})
 	}
-	_, err = k.cfg.AllowList.Save(c.Request.Context(), r.db, p, entries, c.ClientIP(), c.PostForm("confirm_lockout") == "1")
+	_, err := k.cfg.AllowList.Save(c.Request.Context(), r.db, p, entries, c.ClientIP(), c.PostForm("confirm_lockout") == "1")
 	if errors.Is(err, ErrAllowListLockout) {
 		k.allowListPage(c, http.StatusConflict, map[string]any{"Text": text, "Lockout": true})
 		return
@@ -879,11 +826,7 @@ func (k *Console) saveAllowList(c *gin.Context) {
 func (k *Console) security(c *gin.Context) { k.securityPage(c, http.StatusOK, nil) }
 
 func (k *Console) securityPage(c *gin.Context, status int, data map[string]any) {
-	r, err := k.req(c)
-	if err != nil {
-		k.fail(c, err)
-		return
-	}
+	r := k.reqOf(c)
 	s, err := k.cfg.Staff.GetSecuritySettings(c.Request.Context(), r.db)
 	if err != nil {
 		k.fail(c, err)
@@ -899,11 +842,7 @@ func (k *Console) securityPage(c *gin.Context, status int, data map[string]any) 
 }
 
 func (k *Console) saveSecurity(c *gin.Context) {
-	r, err := k.req(c)
-	if err != nil {
-		k.fail(c, err)
-		return
-	}
+	r := k.reqOf(c)
 	p, _ := PrincipalFrom(c.Request.Context())
 	var u SecuritySettingsUpdate
 	req2 := c.PostForm("require_2fa") == "1"
@@ -920,7 +859,8 @@ func (k *Console) saveSecurity(c *gin.Context) {
 		fields["session_absolute_hours"] = k.t(c, "field.type", map[string]any{"Type": "number"})
 	}
 	if len(fields) == 0 {
-		if _, err = k.cfg.Staff.UpdateSecuritySettings(c.Request.Context(), r.db, p, u); err == nil {
+		_, err := k.cfg.Staff.UpdateSecuritySettings(c.Request.Context(), r.db, p, u)
+		if err == nil {
 			k.securityPage(c, http.StatusOK, map[string]any{"Flash": k.t(c, "console.security.saved", nil)})
 			return
 		}

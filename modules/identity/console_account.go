@@ -12,11 +12,7 @@ import (
 // changePassword changes the signed-in member's password. Their other
 // sessions end; this one continues under a new token.
 func (k *Console) changePassword(c *gin.Context) {
-	r, err := k.req(c)
-	if err != nil {
-		k.fail(c, err)
-		return
-	}
+	r := k.reqOf(c)
 	ctx := c.Request.Context()
 	sess := k.current(c)
 	token, err := k.cfg.Staff.ChangePassword(ctx, r.db, sess, c.PostForm("current_password"), c.PostForm("new_password"), r.tenant.Slug)

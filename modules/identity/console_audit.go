@@ -43,11 +43,7 @@ func auditFilter(c *gin.Context, loc *time.Location) (auditlog.Filter, map[strin
 }
 
 func (k *Console) auditPage(c *gin.Context) {
-	r, err := k.req(c)
-	if err != nil {
-		k.fail(c, err)
-		return
-	}
+	r := k.reqOf(c)
 	loc, err := time.LoadLocation(r.tenant.TimeZone)
 	if err != nil {
 		loc = time.UTC
@@ -100,11 +96,7 @@ func toAuditRow(e auditlog.Entry, loc *time.Location) auditRow {
 // Shift_JIS (CP932) with ?encoding=sjis, CRLF line ends, cells that a
 // spreadsheet would run as a formula neutralised.
 func (k *Console) auditCSV(c *gin.Context) {
-	r, err := k.req(c)
-	if err != nil {
-		k.fail(c, err)
-		return
-	}
+	r := k.reqOf(c)
 	loc, err := time.LoadLocation(r.tenant.TimeZone)
 	if err != nil {
 		loc = time.UTC

@@ -160,11 +160,7 @@ func (k *Console) rolesList(c *gin.Context) {
 // with their holders, and the form that creates one (data["Form"] keeps
 // a refused submission).
 func (k *Console) rolesPage(c *gin.Context, status int, data map[string]any) {
-	r, err := k.req(c)
-	if err != nil {
-		k.fail(c, err)
-		return
-	}
+	r := k.reqOf(c)
 	ctx := c.Request.Context()
 	roles, err := k.cfg.Policy.Roles(ctx, r.db, r.tenant.ID)
 	if err != nil {
@@ -202,15 +198,11 @@ func (k *Console) rolesPage(c *gin.Context, status int, data map[string]any) {
 }
 
 func (k *Console) createRole(c *gin.Context) {
-	r, err := k.req(c)
-	if err != nil {
-		k.fail(c, err)
-		return
-	}
+	r := k.reqOf(c)
 	ctx := c.Request.Context()
 	name := strings.TrimSpace(c.PostForm("name"))
 	spec := roleSpecFrom(c)
-	err = r.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err := r.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		role, err := k.cfg.Policy.CreateRole(ctx, tx, r.tenant.ID, name, spec)
 		if err != nil {
 			return err
@@ -240,11 +232,7 @@ func appendRoleEntry(ctx context.Context, tx bun.Tx, action, name string, ch aud
 }
 
 func (k *Console) roleEdit(c *gin.Context) {
-	r, err := k.req(c)
-	if err != nil {
-		k.fail(c, err)
-		return
-	}
+	r := k.reqOf(c)
 	role, err := k.cfg.Policy.Role(c.Request.Context(), r.db, r.tenant.ID, c.Param("name"))
 	if err != nil {
 		k.fail(c, err)
@@ -258,11 +246,7 @@ func (k *Console) roleEdit(c *gin.Context) {
 }
 
 func (k *Console) roleEditPage(c *gin.Context, status int, role authz.Role, data map[string]any) {
-	r, err := k.req(c)
-	if err != nil {
-		k.fail(c, err)
-		return
-	}
+	r := k.reqOf(c)
 	holders, err := k.cfg.Policy.Holders(c.Request.Context(), r.db, r.tenant.ID, role.Name)
 	if err != nil {
 		k.fail(c, err)
@@ -274,16 +258,12 @@ func (k *Console) roleEditPage(c *gin.Context, status int, role authz.Role, data
 }
 
 func (k *Console) updateRole(c *gin.Context) {
-	r, err := k.req(c)
-	if err != nil {
-		k.fail(c, err)
-		return
-	}
+	r := k.reqOf(c)
 	ctx := c.Request.Context()
 	name := c.Param("name")
 	spec := roleSpecFrom(c)
 	var old authz.Role
-	err = r.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err := r.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		var err error
 		if old, err = k.cfg.Policy.Role(ctx, tx, r.tenant.ID, name); err != nil {
 			return err
@@ -312,14 +292,10 @@ func (k *Console) updateRole(c *gin.Context) {
 }
 
 func (k *Console) deleteRole(c *gin.Context) {
-	r, err := k.req(c)
-	if err != nil {
-		k.fail(c, err)
-		return
-	}
+	r := k.reqOf(c)
 	ctx := c.Request.Context()
 	name := c.Param("name")
-	err = r.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err := r.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		old, err := k.cfg.Policy.Role(ctx, tx, r.tenant.ID, name)
 		if err != nil {
 			return err

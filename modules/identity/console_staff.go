@@ -76,11 +76,7 @@ func (k *Console) staffDetail(c *gin.Context) {
 // may use on it: none on an owner's account unless they may manage owners,
 // and the owner role among the choices only then.
 func (k *Console) staffDetailPage(c *gin.Context, status int, data map[string]any) {
-	r, err := k.req(c)
-	if err != nil {
-		k.fail(c, err)
-		return
-	}
+	r := k.reqOf(c)
 	ctx := c.Request.Context()
 	p, _ := PrincipalFrom(ctx)
 	st, err := k.cfg.Staff.GetStaff(ctx, r.db, c.Param("id"))
@@ -189,11 +185,7 @@ func (k *Console) staffOutcome(c *gin.Context, r req, err error, done string, fo
 }
 
 func (k *Console) updateStaff(c *gin.Context) {
-	r, err := k.req(c)
-	if err != nil {
-		k.fail(c, err)
-		return
-	}
+	r := k.reqOf(c)
 	p, _ := PrincipalFrom(c.Request.Context())
 	name, role := c.PostForm("display_name"), strings.TrimSpace(c.PostForm("role"))
 	form := map[string]any{"FormName": name, "FormRole": role}
@@ -201,7 +193,7 @@ func (k *Console) updateStaff(c *gin.Context) {
 		k.staffOutcome(c, r, apperr.Invalid(apperr.Field("role", "oneof", map[string]any{"Param": strings.Join(names, " ")})), "", form)
 		return
 	}
-	err = k.changeStaff(c, r, func(ctx context.Context, tx bun.Tx, st Staff, canOwners bool) error {
+	err := k.changeStaff(c, r, func(ctx context.Context, tx bun.Tx, st Staff, canOwners bool) error {
 		if role != st.Role {
 			if role == OwnerRole && !canOwners {
 				return ErrForbidden
@@ -219,13 +211,9 @@ func (k *Console) updateStaff(c *gin.Context) {
 }
 
 func (k *Console) disableStaff(c *gin.Context) {
-	r, err := k.req(c)
-	if err != nil {
-		k.fail(c, err)
-		return
-	}
+	r := k.reqOf(c)
 	p, _ := PrincipalFrom(c.Request.Context())
-	err = k.changeStaff(c, r, func(ctx context.Context, tx bun.Tx, st Staff, _ bool) error {
+	err := k.changeStaff(c, r, func(ctx context.Context, tx bun.Tx, st Staff, _ bool) error {
 		_, err := k.cfg.Staff.DisableStaff(ctx, tx, p, st.ID)
 		return err
 	})
@@ -233,13 +221,9 @@ func (k *Console) disableStaff(c *gin.Context) {
 }
 
 func (k *Console) enableStaff(c *gin.Context) {
-	r, err := k.req(c)
-	if err != nil {
-		k.fail(c, err)
-		return
-	}
+	r := k.reqOf(c)
 	p, _ := PrincipalFrom(c.Request.Context())
-	err = k.changeStaff(c, r, func(ctx context.Context, tx bun.Tx, st Staff, _ bool) error {
+	err := k.changeStaff(c, r, func(ctx context.Context, tx bun.Tx, st Staff, _ bool) error {
 		_, err := k.cfg.Staff.EnableStaff(ctx, tx, p, st.ID)
 		return err
 	})
@@ -247,13 +231,9 @@ func (k *Console) enableStaff(c *gin.Context) {
 }
 
 func (k *Console) resetStaffTwoFactor(c *gin.Context) {
-	r, err := k.req(c)
-	if err != nil {
-		k.fail(c, err)
-		return
-	}
+	r := k.reqOf(c)
 	p, _ := PrincipalFrom(c.Request.Context())
-	err = k.changeStaff(c, r, func(ctx context.Context, tx bun.Tx, st Staff, _ bool) error {
+	err := k.changeStaff(c, r, func(ctx context.Context, tx bun.Tx, st Staff, _ bool) error {
 		return k.cfg.Staff.ResetTwoFactor(ctx, tx, p, st.ID)
 	})
 	k.staffOutcome(c, r, err, "reset_2fa", nil)
@@ -262,14 +242,10 @@ func (k *Console) resetStaffTwoFactor(c *gin.Context) {
 // reinviteStaff issues a new invitation link and shows it on the page at
 // once: a link is a secret, so it never travels in a redirect's URL.
 func (k *Console) reinviteStaff(c *gin.Context) {
-	r, err := k.req(c)
-	if err != nil {
-		k.fail(c, err)
-		return
-	}
+	r := k.reqOf(c)
 	p, _ := PrincipalFrom(c.Request.Context())
 	var token string
-	err = k.changeStaff(c, r, func(ctx context.Context, tx bun.Tx, st Staff, _ bool) error {
+	err := k.changeStaff(c, r, func(ctx context.Context, tx bun.Tx, st Staff, _ bool) error {
 		var err error
 		token, err = k.cfg.Staff.Reinvite(ctx, tx, p, st.ID)
 		return err
