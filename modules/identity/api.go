@@ -54,6 +54,11 @@ func (a *API) need(area authz.Area, action authz.Action) gin.HandlerFunc {
 	return needing(area, action, a.cfg.Perms, httpx.Fail)
 }
 
+// Need is the tenant API's permission check for the routes of other
+// modules: the key's role must allow action in area, or the answer is a
+// problem (403) and the refusal is in the operation log.
+func (a *API) Need(area authz.Area, action authz.Action) gin.HandlerFunc { return a.need(area, action) }
+
 type meJSON struct {
 	Tenant      string            `json:"tenant"`
 	KeyID       string            `json:"key_id"`

@@ -58,6 +58,19 @@ type ConsoleConfig struct {
 	// Unread, when set, counts the operator notices a staff member has not
 	// read: the number on the お知らせ bell (notices.Service.UnreadCount).
 	Unread func(ctx context.Context, db bun.IDB, t tenants.Tenant, staffID string) (int, error)
+	// Nav adds the pages of other modules (mail, menus, calendar...) to the
+	// console's navigation, after identity's own; each shows only to a role
+	// that may view its area.
+	Nav []NavEntry
+}
+
+// NavEntry is a page of another module in the console's navigation.
+type NavEntry struct {
+	Area  authz.Area // shown when the role may view this area
+	Path  string     // under /t/{tenant}/admin, e.g. "/mail"
+	Label string     // catalog key
+	// Option, when set, is a tenant option the page needs (e.g. "audit_log").
+	Option string
 }
 
 // Console serves the staff console at /t/{tenant}/admin/.
@@ -203,7 +216,7 @@ func (k *Console) page(c *gin.Context, status int, name, titleKey string, data m
 	data["Base"] = r.base
 	data["Shell"] = shell{
 		TenantName: r.tenant.Name, Base: r.base, UserName: p.Name, Role: p.Role, CSRF: csrf, Unread: unread,
-		Nav: navFor(r, levels, c.FullPath()),
+		Nav: navFor(r, levels, c.FullPath(), k.cfg.Nav),
 	}
 	k.cfg.Views.HTML(c, status, name, data)
 }
@@ -219,7 +232,7 @@ type navItem struct {
 	Current         bool
 }
 
-func navFor(r req, levels map[authz.Area]authz.Level, route string) []navItem {
+func navFor(r req, levels map[authz.Area]authz.Level, route string, extra []NavEntry) []navItem {
 	route = strings.TrimPrefix(route, "/t/:tenant/admin")
 	items := []navItem{
 		{URL: r.base + "/", Label: "console.nav.home", Key: "t", Current: route == "/"},
@@ -238,6 +251,11 @@ func navFor(r req, levels map[authz.Area]authz.Level, route string) []navItem {
 	add(authz.AreaSettings, "/security", "console.nav.security")
 	if r.tenant.HasOption("audit_log") {
 		add(authz.AreaAudit, "/audit", "console.nav.audit")
+	}
+	for _, e := range extra {
+		if e.Option == "" || r.tenant.HasOption(e.Option) {
+			add(e.Area, e.Path, e.Label)
+		}
 	}
 	return items
 }
@@ -307,6 +325,13 @@ func (k *Console) session(pending bool) gin.HandlerFunc {
 // page and an entry in the operation log.
 func (k *Console) need(area authz.Area, action authz.Action) gin.HandlerFunc {
 	return needing(area, action, k.cfg.Perms, k.fail)
+}
+
+// Need is the console's permission check for the pages of other modules
+// (middleware after RequireSession): the signed-in role must allow action
+// in area, or the request ends with the console's error page.
+func (k *Console) Need(area authz.Area, action authz.Action) gin.HandlerFunc {
+	return k.need(area, action)
 }
 
 // needing is the permission check the console and the tenant API share:
