@@ -171,9 +171,10 @@ func openApp(ctx context.Context, cfg config.Config, log *slog.Logger, mode migr
 	}
 	a.tenants = tenants.NewService(tenants.Config{Control: control, Registry: reg, Location: loc, Logger: log,
 		Provision: a.provisionOwner})
-	// Mailing maintenance and end-of-service notices to tenant contacts
-	// (OnPublished) is not connected yet: see the closing note of issue 4.
-	a.notices = notices.NewService(notices.Config{Control: control, Tenants: a.tenants, Logger: log})
+	// Maintenance and end-of-service notices are mailed to the contacts of
+	// the tenants they address, through each tenant's outbox.
+	a.notices = notices.NewService(notices.Config{Control: control, Tenants: a.tenants, Logger: log,
+		OnPublished: a.announceNotice})
 	ok = true
 	return a, nil
 }
@@ -291,8 +292,16 @@ func (a *app) newDispatcher(prom prometheus.Registerer) (*outbox.Dispatcher, err
 }
 
 // notifyOutbox tells the dispatcher, after a commit, that events are due.
+// A command without a dispatcher (the CLI) records the due time in the
+// control database, where every serve process's dispatcher looks.
 func (a *app) notifyOutbox(ctx context.Context, tenantID string, evs []outbox.Event) {
-	if a.outbox == nil || len(evs) == 0 {
+	if len(evs) == 0 {
+		return
+	}
+	if a.outbox == nil {
+		if err := outbox.RecordDue(ctx, a.control, tenantID, outbox.Earliest(evs)); err != nil {
+			a.log.WarnContext(ctx, "outbox due time not recorded (the sweep will catch it)", "tenant_id", tenantID, "err", err)
+		}
 		return
 	}
 	if err := a.outbox.Notify(ctx, tenantID, evs); err != nil {

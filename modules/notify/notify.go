@@ -43,6 +43,12 @@ const (
 	EventStaff2FAChanged = "staff.2fa_changed"
 	// EventMailTest is a test mail to any address (payload MailTest).
 	EventMailTest = "mail.test"
+	// EventNoticePublished tells a tenant's contact address of the
+	// operator's maintenance or end-of-service notice (payload
+	// NoticePublished). It is the platform's mail, not the tenant's: its
+	// template is not the tenant's to edit, its sender is the platform and
+	// it is never copied.
+	EventNoticePublished = "notice.published"
 )
 
 // Languages of templates.
@@ -90,6 +96,21 @@ type MailTest struct {
 	Lang        string `json:"lang,omitempty" validate:"omitempty,oneof=ja en"`
 }
 
+// NoticePublished is the payload of notice.published: one notice to one
+// contact address of a tenant.
+type NoticePublished struct {
+	Email    string    `json:"email" validate:"required,max=254,email"`
+	NoticeID string    `json:"notice_id" validate:"required,max=64"`
+	Revision int       `json:"revision" validate:"min=1"`
+	Kind     string    `json:"kind" validate:"required,oneof=info maintenance incident end_of_service"`
+	Title    string    `json:"title" validate:"required,max=200"`
+	Body     string    `json:"body" validate:"max=10000"`
+	StartsAt time.Time `json:"starts_at"`
+	EndsAt   time.Time `json:"ends_at,omitzero"`
+	Urgent   bool      `json:"urgent"`
+	Lang     string    `json:"lang,omitempty" validate:"omitempty,oneof=ja en"`
+}
+
 // EventType describes one event type this module mails.
 type EventType struct {
 	Type string
@@ -97,6 +118,10 @@ type EventType struct {
 	// contact addresses. Mails that carry a one-time link (invitation,
 	// password reset) are not: the link is a credential of its recipient.
 	Copyable bool
+	// Platform says the mail is the platform operator's to the tenant
+	// (operator notices): tenants cannot edit its template, and it goes out
+	// under the platform's sender name without the tenant's Reply-To.
+	Platform bool
 	// Variables are the names a template of this type may use ({{.Name}}).
 	Variables []string
 }

@@ -591,7 +591,13 @@ func TestSaveTemplateIsUsedAndLogged(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(all) != len(notify.EventTypes())*len(notify.Langs) || slices.ContainsFunc(all, func(t notify.Template) bool { return t.Custom }) {
+		editable := 0
+		for _, et := range notify.EventTypes() {
+			if !et.Platform {
+				editable++
+			}
+		}
+		if len(all) != editable*len(notify.Langs) || slices.ContainsFunc(all, func(t notify.Template) bool { return t.Custom }) {
 			t.Errorf("templates after reset: %d, custom ones among them", len(all))
 		}
 	})
@@ -601,6 +607,9 @@ func TestPreview(t *testing.T) {
 	dbtest.ForEachDB(t, func(t *testing.T, db *bun.DB) {
 		e := newEnv(t, db, nil)
 		for _, et := range notify.EventTypes() {
+			if et.Platform {
+				continue // not the tenant's: TestNoticeMail
+			}
 			for _, lang := range notify.Langs {
 				r, err := e.svc.Preview(e.ctx, e.db, e.tenant, et.Type, lang, nil)
 				if err != nil {
@@ -864,4 +873,59 @@ func TestParseSMTPURL(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The operator's notice mail goes to a contact address under the
+// platform's name, without the tenant's Reply-To, and its template is not
+// the tenant's to see or change.
+func TestNoticeMail(t *testing.T) {
+	mp := mailtest.Shared(t)
+	dbtest.ForEachDB(t, func(t *testing.T, db *bun.DB) {
+		e := newEnv(t, db, mp)
+		if _, err := e.svc.UpdateSettings(e.ctx, e.db, notify.SettingsParams{SenderName: "花見 受付", ReplyTo: "front@salon-hanami.jp"}); err != nil {
+			t.Fatal(err)
+		}
+		to, id := unique("owner"), newEventID()
+		starts := time.Date(2026, 12, 20, 16, 0, 0, 0, time.UTC) // 12/21 01:00 JST
+		err := e.deliver(id, notify.EventNoticePublished, notify.NoticePublished{
+			Email: to, NoticeID: "n1", Revision: 2, Kind: "maintenance", Title: "データベースの更新",
+			Body: "予約サイトが止まります。\nご迷惑をおかけします。", StartsAt: starts, EndsAt: starts.Add(2 * time.Hour), Lang: "ja",
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := e.waitTo(to, 1)
+		s := got[0]
+		if s.From.Name != "Yoyaku" || s.From.Address != fromAddr || len(s.ReplyTo) != 0 {
+			t.Errorf("From %+v Reply-To %+v: want the platform's name and no Reply-To", s.From, s.ReplyTo)
+		}
+		if want := "【Yoyaku】（更新）メンテナンス: データベースの更新"; s.Subject != want {
+			t.Errorf("subject %q, want %q", s.Subject, want)
+		}
+		m, _ := e.message(s.ID)
+		for _, want := range []string{tenantJa + " ご担当者様", "2026年12月21日(月) 01:00 JST", "2026年12月21日(月) 03:00 JST", "ご迷惑をおかけします。"} {
+			if !strings.Contains(m.Text, want) || !strings.Contains(m.HTML, want) {
+				t.Errorf("notice mail lacks %q:\n%s\n%s", want, m.Text, m.HTML)
+			}
+		}
+		for _, op := range []func() error{
+			func() error { _, err := e.svc.Template(e.ctx, e.db, notify.EventNoticePublished, "ja"); return err },
+			func() error {
+				_, err := e.svc.SaveTemplate(e.ctx, e.db, notify.EventNoticePublished, "ja", notify.TemplateContent{Subject: "x", Text: "y"})
+				return err
+			},
+			func() error { _, err := e.svc.Preview(e.ctx, e.db, e.tenant, notify.EventNoticePublished, "ja", nil); return err },
+		} {
+			if err := op(); !errors.Is(err, notify.ErrUnknownEvent) {
+				t.Errorf("a tenant's template operation on the platform's mail: %v, want mail_event_unknown", err)
+			}
+		}
+		all, err := e.svc.Templates(e.ctx, e.db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if slices.ContainsFunc(all, func(t notify.Template) bool { return t.EventType == notify.EventNoticePublished }) {
+			t.Error("the tenant's template list shows the platform's notice mail")
+		}
+	})
 }

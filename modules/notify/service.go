@@ -40,23 +40,27 @@ type Config struct {
 	// Templates holds the built-in templates as <lang>/<event
 	// type>.{subject.txt,txt,html}; default web/mail.
 	Templates fs.FS
-	Now       func() time.Time // default time.Now
-	Logger    *slog.Logger     // default: discard
+	// PlatformName is the sender name of the platform's own mails
+	// (operator notices); default "Yoyaku".
+	PlatformName string
+	Now          func() time.Time // default time.Now
+	Logger       *slog.Logger     // default: discard
 }
 
 // Service renders and sends a tenant's mails and keeps its templates,
 // settings and delivery records, all in the tenant's database (each method
 // takes it). It is safe for concurrent use.
 type Service struct {
-	now      func() time.Time
-	log      *slog.Logger
-	smtp     SMTPConfig // zero: no server
-	from     string
-	idHost   string
-	defaults defaults
-	compiled map[string]compiled // the defaults, parsed once
-	validate *validator.Validate
-	store    store
+	now          func() time.Time
+	log          *slog.Logger
+	smtp         SMTPConfig // zero: no server
+	from         string
+	idHost       string
+	platformName string
+	defaults     defaults
+	compiled     map[string]compiled // the defaults, parsed once
+	validate     *validator.Validate
+	store        store
 }
 
 var hostRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$`)
@@ -77,7 +81,10 @@ func NewService(cfg Config) (*Service, error) {
 		}
 		cfg.Templates = sub
 	}
-	s := &Service{now: cfg.Now, log: cfg.Logger, validate: validate.New()}
+	if cfg.PlatformName = oneLine(cfg.PlatformName); cfg.PlatformName == "" {
+		cfg.PlatformName = "Yoyaku"
+	}
+	s := &Service{now: cfg.Now, log: cfg.Logger, validate: validate.New(), platformName: cfg.PlatformName}
 	if cfg.From != "" {
 		if _, ok := bareAddress(cfg.From); !ok {
 			return nil, fmt.Errorf("notify: the from-address %q is not one plain address", cfg.From)
@@ -217,6 +224,10 @@ func (s *Service) Deliver(ctx context.Context, db bun.IDB, t TenantInfo, eventID
 func (s *Service) send(ctx context.Context, db bun.IDB, eventID, eventType string, todo []envelope, recs map[string]deliveryRow,
 	rendered map[string]Rendered, settings Settings, t TenantInfo) error {
 	h := header{fromName: senderName(settings, t), from: s.from, replyTo: settings.ReplyTo, date: s.clock()}
+	if events[eventType].platform {
+		// The operator writes to the tenant: its own sender, no tenant Reply-To.
+		h.fromName, h.replyTo = s.platformName, ""
+	}
 	msgs := make([]*gomail.Msg, len(todo))
 	for i, e := range todo {
 		m, err := buildMessage(e, h, rendered[e.lang])
@@ -305,6 +316,9 @@ func senderName(st Settings, t TenantInfo) string {
 // current returns the template of typ in lang: the tenant's own, or the
 // default.
 func (s *Service) current(ctx context.Context, db bun.IDB, typ, lang string) (Template, error) {
+	if events[typ].platform {
+		return Template{EventType: typ, Lang: lang, TemplateContent: s.defaults[typ+"/"+lang]}, nil
+	}
 	r, ok, err := s.store.template(ctx, db, typ, lang)
 	if err != nil {
 		return Template{}, err
@@ -367,9 +381,11 @@ func fieldCodes(err error) []string {
 	return out
 }
 
-// checkTypeLang refuses an unknown event type or language.
+// checkTypeLang refuses an unknown event type or language, for the
+// tenant's template operations: the platform's own mails (operator
+// notices) are not the tenant's to see or edit, so they are unknown here.
 func checkTypeLang(typ, lang string) error {
-	if _, ok := events[typ]; !ok {
+	if def, ok := events[typ]; !ok || def.platform {
 		return ErrUnknownEvent
 	}
 	if !slices.Contains(Langs, lang) {
@@ -400,6 +416,9 @@ func (s *Service) Templates(ctx context.Context, db bun.IDB) ([]Template, error)
 	}
 	var out []Template
 	for _, et := range EventTypes() {
+		if et.Platform {
+			continue
+		}
 		for _, lang := range Langs {
 			if r, ok := own[et.Type+"/"+lang]; ok {
 				out = append(out, Template{

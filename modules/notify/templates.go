@@ -53,6 +53,7 @@ type renderContext struct {
 // eventDef is one event type: how to read its payload and a sample.
 type eventDef struct {
 	copyable bool
+	platform bool // the operator's mail: not editable, platform sender
 	decode   func(raw json.RawMessage, v *validator.Validate) (payload, error)
 	sample   func(lang string) payload
 }
@@ -96,6 +97,18 @@ var events = map[string]eventDef{
 			return Staff2FAChanged{
 				Email: "hanako@example.jp", DisplayName: sampleName(lang, "予約 花子", "Hanako Yoyaku"),
 				Enabled: true, ChangedBy: sampleName(lang, "山田 太郎", "Taro Yamada"), At: sampleTime,
+			}
+		},
+	},
+	EventNoticePublished: {
+		platform: true,
+		decode:   decodeAs[NoticePublished],
+		sample: func(lang string) payload {
+			return NoticePublished{
+				Email: "owner@example.jp", NoticeID: "0193a4c2b7d97f3e8a1b2c3d4e5f6071", Revision: 1, Kind: "maintenance",
+				Title:    sampleName(lang, "定期メンテナンスのお知らせ", "Scheduled maintenance"),
+				Body:     sampleName(lang, "サービスを一時停止します。", "The service will be stopped for a while."),
+				StartsAt: sampleTime.Add(15 * 24 * time.Hour), EndsAt: sampleTime.Add(15*24*time.Hour + 2*time.Hour),
 			}
 		},
 	},
@@ -160,6 +173,35 @@ func (p MailTest) vars(rc renderContext) map[string]any {
 	})
 }
 
+func (p NoticePublished) recipient() string { return p.Email }
+func (p NoticePublished) language() string  { return p.Lang }
+func (p NoticePublished) vars(rc renderContext) map[string]any {
+	return withTenant(rc, map[string]any{
+		"Email": p.Email, "Kind": p.Kind, "KindLabel": noticeKindLabel(p.Kind, rc.lang),
+		"Maintenance": p.Kind == "maintenance", "EndOfService": p.Kind == "end_of_service",
+		"Title": p.Title, "Body": p.Body, "StartsAt": formatTime(p.StartsAt, rc), "EndsAt": formatTime(p.EndsAt, rc),
+		"Urgent": p.Urgent, "Updated": p.Revision > 1,
+	})
+}
+
+// noticeKindLabel names a notice's kind in lang.
+func noticeKindLabel(kind, lang string) string {
+	labels := map[string][2]string{
+		"info":           {"お知らせ", "Information"},
+		"maintenance":    {"メンテナンス", "Maintenance"},
+		"incident":       {"障害", "Incident"},
+		"end_of_service": {"サービス終了", "End of service"},
+	}
+	l, ok := labels[kind]
+	if !ok {
+		return kind
+	}
+	if lang == LangEnglish {
+		return l[1]
+	}
+	return l[0]
+}
+
 // withTenant adds the variables every mail has.
 func withTenant(rc renderContext, m map[string]any) map[string]any {
 	m["TenantName"] = rc.tenant.Name
@@ -199,7 +241,7 @@ func EventTypes() []EventType {
 			names = append(names, k)
 		}
 		slices.Sort(names)
-		out = append(out, EventType{Type: typ, Copyable: def.copyable, Variables: names})
+		out = append(out, EventType{Type: typ, Copyable: def.copyable, Platform: def.platform, Variables: names})
 	}
 	slices.SortFunc(out, func(a, b EventType) int { return strings.Compare(a.Type, b.Type) })
 	return out
