@@ -914,7 +914,10 @@ func TestNoticeMail(t *testing.T) {
 				_, err := e.svc.SaveTemplate(e.ctx, e.db, notify.EventNoticePublished, "ja", notify.TemplateContent{Subject: "x", Text: "y"})
 				return err
 			},
-			func() error { _, err := e.svc.Preview(e.ctx, e.db, e.tenant, notify.EventNoticePublished, "ja", nil); return err },
+			func() error {
+				_, err := e.svc.Preview(e.ctx, e.db, e.tenant, notify.EventNoticePublished, "ja", nil)
+				return err
+			},
 		} {
 			if err := op(); !errors.Is(err, notify.ErrUnknownEvent) {
 				t.Errorf("a tenant's template operation on the platform's mail: %v, want mail_event_unknown", err)
