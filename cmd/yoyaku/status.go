@@ -9,6 +9,25 @@ import (
 	"github.com/yoyaku-oss/yoyaku/modules/notices"
 )
 
+// mailBacklog is how long a due delivery may wait before mail delivery
+// counts as failing even though the SMTP server answers.
+const mailBacklog = 15 * time.Minute
+
+// mailCheck is the status page's mail check: the SMTP server accepts a
+// connection (TLS and login included), and the outbox has no delivery
+// waiting longer than mailBacklog.
+func (a *app) mailCheck(ctx context.Context) error {
+	if err := a.mail.Check(ctx); err != nil {
+		return err
+	}
+	if a.outbox != nil {
+		if age := a.outbox.OldestPendingAge(); age > mailBacklog {
+			return fmt.Errorf("the oldest due delivery has waited %s", age.Round(time.Second))
+		}
+	}
+	return nil
+}
+
 // noticeLoops runs the status page's checks every minute and retries the
 // announcements of notices whose mailing failed every five minutes, until
 // ctx ends. base is this server's own URL: the API check asks it, so the
@@ -35,9 +54,12 @@ func (a *app) noticeLoops(ctx context.Context, base string) {
 	k := a.notices.NewChecker(notices.CheckerConfig{Logger: a.log})
 	_ = k.Register(notices.ComponentAPI, get("/readyz"))
 	_ = k.Register(notices.ComponentSite, get("/static/site.css"))
-	// ComponentMail and ComponentPlugins: register when the outbox/SMTP
-	// and the plugin host exist (e.g. oldest pending mail younger than 15
-	// minutes; every enabled plugin healthy).
+	// Mail is checked only where a server is configured: an instance that
+	// sends no mail shows the component as unknown rather than down.
+	if a.mail.Configured() {
+		_ = k.Register(notices.ComponentMail, a.mailCheck)
+	}
+	// ComponentPlugins: registered with the plugin host (issue 7).
 	go k.Run(ctx)
 
 	t := time.NewTicker(5 * time.Minute)

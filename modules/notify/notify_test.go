@@ -932,3 +932,35 @@ func TestNoticeMail(t *testing.T) {
 		}
 	})
 }
+
+// The status page's mail check: the server answers, it does not, or there
+// is none.
+func TestCheck(t *testing.T) {
+	mp := mailtest.New(t)
+	smtp, err := notify.ParseSMTPURL(mp.SMTPURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := notify.NewService(notify.Config{SMTP: smtp, From: fromAddr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := svc.Check(ctx); err != nil {
+		t.Fatalf("check with the server up: %v", err)
+	}
+	if err := mp.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Check(ctx); !errors.Is(err, notify.ErrUnavailable) {
+		t.Errorf("check with the server down: %v, want mail_unavailable", err)
+	}
+	none, err := notify.NewService(notify.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := none.Check(ctx); !errors.Is(err, notify.ErrNotConfigured) || none.Configured() {
+		t.Errorf("check without a server: %v", err)
+	}
+}

@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -364,3 +365,30 @@ func connSummary(err error) string {
 	}
 	return cutRunes(err.Error(), 300)
 }
+
+// Check connects to the platform's SMTP server as a delivery would (TLS
+// and authentication included) and hangs up without sending: the status
+// page's mail check. Without a server it returns ErrNotConfigured.
+func (s *Service) Check(ctx context.Context) error {
+	if !s.smtp.Configured() {
+		return ErrNotConfigured
+	}
+	cfg := s.smtp
+	if dl, ok := ctx.Deadline(); ok {
+		if left := time.Until(dl); left < cfg.Timeout || cfg.Timeout <= 0 {
+			cfg.Timeout = max(left, time.Second)
+		}
+	}
+	cl, err := newClient(cfg)
+	if err != nil {
+		return err
+	}
+	conn, err := cl.DialToSMTPClientWithContext(ctx)
+	if err != nil {
+		return ErrUnavailable.WithCause(errors.New(connSummary(err)))
+	}
+	return cl.CloseWithSMTPClient(conn)
+}
+
+// Configured reports whether the service has an SMTP server to send with.
+func (s *Service) Configured() bool { return s.smtp.Configured() }

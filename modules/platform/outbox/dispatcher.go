@@ -88,6 +88,18 @@ type Dispatcher struct {
 	queue *passQueue
 }
 
+// OldestPendingAge is how long the oldest due, undelivered delivery of any
+// tenant has waited since its due time (0: none), as of the last pass or
+// sweep over each tenant: a backlog that grows means deliveries are stuck
+// (the status page's mail check reads it).
+func (d *Dispatcher) OldestPendingAge() time.Duration {
+	_, _, _, oldest := d.metrics.totals()
+	if oldest.IsZero() {
+		return 0
+	}
+	return max(0, d.cfg.Now().Sub(oldest))
+}
+
 // NewDispatcher checks cfg, fills in defaults and registers the metrics.
 func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 	switch {

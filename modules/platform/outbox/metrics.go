@@ -104,11 +104,11 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 	ch <- m.ageDesc
 }
 
-// Collect implements prometheus.Collector for the gauges.
-func (m *metrics) Collect(ch chan<- prometheus.Metric) {
+// totals sums the figures of every tenant: deliveries due, scheduled and
+// dead, and the earliest due time among those due (zero when none).
+func (m *metrics) totals() (due, scheduled, dead int, oldest time.Time) {
 	m.mu.Lock()
-	var due, scheduled, dead int
-	var oldest time.Time
+	defer m.mu.Unlock()
 	for _, s := range m.tenants {
 		due += s.Due
 		scheduled += s.Scheduled
@@ -117,7 +117,12 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 			oldest = s.OldestDue
 		}
 	}
-	m.mu.Unlock()
+	return due, scheduled, dead, oldest
+}
+
+// Collect implements prometheus.Collector for the gauges.
+func (m *metrics) Collect(ch chan<- prometheus.Metric) {
+	due, scheduled, dead, oldest := m.totals()
 	age := 0.0
 	if !oldest.IsZero() {
 		age = max(0, m.now().Sub(oldest).Seconds())
