@@ -365,6 +365,7 @@ func (a *app) handler(operatorToken string) (*gin.Engine, error) {
 		AssignRole: a.authz.Assign, Roles: a.roleNames,
 		Events: a.subs, Notify: a.notifyOutbox,
 		Unread: a.notices.UnreadCount, Policy: a.authz,
+		Nav: []identity.NavEntry{{Area: authz.AreaMail, Path: "/mail", Label: "notify.nav"}},
 	}
 	console := identity.NewConsole(ccfg)
 	admin := r.Group("/t/:tenant/admin", th.SiteTenant(), a.allow.RequireAllowedIP(console.FailPage))
@@ -375,6 +376,9 @@ func (a *app) handler(operatorToken string) (*gin.Engine, error) {
 	nh.RegisterOperator(platform)
 	nh.RegisterStatus(r)
 	nh.RegisterConsole(admin.Group("", console.RequireSession()))
+	notify.NewConsole(notify.ConsoleConfig{Service: a.mail, Perms: a.authz, Shell: notify.ConsoleShell{
+		Page: console.Page, CSRF: console.CSRF, Fail: console.FailPage, Need: console.Need,
+	}}).Register(admin.Group("", console.RequireSession()))
 
 	// The tenant API: the API key names its tenant; creations accept
 	// Idempotency-Key, kept in the tenant's own database per key.
