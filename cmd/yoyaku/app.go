@@ -363,7 +363,7 @@ func (a *app) handler(operatorToken string) (*gin.Engine, error) {
 	ccfg := identity.ConsoleConfig{
 		Staff: a.staff, APIKeys: a.apiKeys, AllowList: a.allow, Perms: a.authz, Views: a.views,
 		AssignRole: a.authz.Assign, Roles: a.roleNames,
-		Events: a.subs, Notify: a.notifyOutbox,
+		Events: a.subs, Notify: a.notifyOutbox, PublicURL: a.cfg.BaseURL,
 		Unread: a.notices.UnreadCount, Policy: a.authz,
 		Nav: []identity.NavEntry{{Area: authz.AreaMail, Path: "/mail", Label: "notify.nav"}},
 	}

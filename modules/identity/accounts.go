@@ -211,19 +211,25 @@ var (
 // so the answer never tells whether an account exists: the console shows
 // "if the address is registered, a link is on its way" either way and
 // mails only when the token is not empty. Earlier links of the account stop
-// working.
+// working. The console's forgot page uses ForgotPassword, which adds the
+// throttle and returns the account to mail.
 func (s *Service) RequestPasswordReset(ctx context.Context, db bun.IDB, email string) (string, error) {
-	email = normalizeEmail(email)
-	now := s.clock()
+	rl, err := s.requestReset(ctx, db, normalizeEmail(email), s.clock())
+	return rl.Token, err
+}
+
+// requestReset issues the reset link of the active account with email
+// (normalised), or records the attempt and returns a zero ResetLink.
+func (s *Service) requestReset(ctx context.Context, db bun.IDB, email string, now time.Time) (ResetLink, error) {
 	st, err := s.store.staffByEmail(ctx, db, email)
 	if err != nil && apperr.KindOf(err) != apperr.KindNotFound {
-		return "", err
+		return ResetLink{}, err
 	}
 	if err != nil || st.Status != StatusActive {
 		// Recorded, so that someone probing addresses shows in the log.
 		_, aerr := auditlog.Record(ctx, db, auditlog.Entry{At: now, Actor: auditlog.Actor{Kind: auditlog.ActorAnonymous, Name: email},
 			Action: "staff.password_reset_requested", ObjectType: "staff", ObjectID: st.ID, Result: auditlog.ResultFailed})
-		return "", dbErr(aerr)
+		return ResetLink{}, dbErr(aerr)
 	}
 	var token string
 	err = inTx(ctx, db, func(ctx context.Context, tx bun.Tx) error {
@@ -234,7 +240,10 @@ func (s *Service) RequestPasswordReset(ctx context.Context, db bun.IDB, email st
 		return audit(ctx, tx, auditlog.Entry{At: now, Actor: auditlog.Actor{Kind: auditlog.ActorAnonymous, Name: email},
 			Action: "staff.password_reset_requested", ObjectID: st.ID})
 	})
-	return token, err
+	if err != nil {
+		return ResetLink{}, err
+	}
+	return ResetLink{Staff: st, Token: token, ExpiresAt: now.Add(ResetTokenTTL)}, nil
 }
 
 // GetStaff returns the account with id.

@@ -58,6 +58,12 @@ type ConsoleConfig struct {
 	// Unread, when set, counts the operator notices a staff member has not
 	// read: the number on the お知らせ bell (notices.Service.UnreadCount).
 	Unread func(ctx context.Context, db bun.IDB, t tenants.Tenant, staffID string) (int, error)
+	// PublicURL, when set (YOYAKU_BASE_URL), is where mailed links point
+	// (https://host, no trailing slash). Without it they take the scheme and
+	// host of the request, which a client chooses: production sets it, so
+	// that no one can have a reset link for someone else's account mailed
+	// pointing at a host of theirs.
+	PublicURL string
 	// Nav adds the pages of other modules (mail, menus, calendar...) to the
 	// console's navigation, after identity's own; each shows only to a role
 	// that may view its area.
@@ -93,6 +99,10 @@ func (k *Console) Register(g *gin.RouterGroup) {
 	g.POST("/login", k.preAuthCSRF, k.login)
 	g.GET("/setup/:token", k.setupForm)
 	g.POST("/setup/:token", k.preAuthCSRF, k.setup)
+	g.GET("/forgot", k.forgotForm)
+	g.POST("/forgot", k.preAuthCSRF, k.forgot)
+	g.GET("/reset/:token", k.resetForm)
+	g.POST("/reset/:token", k.preAuthCSRF, k.reset)
 
 	pending := g.Group("", k.session(true))
 	pending.GET("/2fa", k.totpForm)
@@ -128,6 +138,7 @@ func (k *Console) Register(g *gin.RouterGroup) {
 	a.POST("/staff/:id/enable", k.csrf, k.need(authz.AreaStaff, authz.ActionEdit), k.enableStaff)
 	a.POST("/staff/:id/reinvite", k.csrf, k.need(authz.AreaStaff, authz.ActionEdit), k.reinviteStaff)
 	a.POST("/staff/:id/reset-2fa", k.csrf, k.need(authz.AreaStaff, authz.ActionEdit), k.resetStaffTwoFactor)
+	a.POST("/staff/:id/send-reset", k.csrf, k.need(authz.AreaStaff, authz.ActionEdit), k.sendStaffReset)
 }
 
 // RequireSession lets only fully signed-in staff through, as the console's
@@ -464,6 +475,9 @@ func (k *Console) loginForm(c *gin.Context) {
 	if c.Query("set") == "1" {
 		data["Flash"] = k.t(c, "console.setup.done", nil)
 	}
+	if c.Query("reset") == "1" {
+		data["Flash"] = k.t(c, "console.reset.done", nil)
+	}
 	k.authPage(c, http.StatusOK, "console_login.html", "console.login.title", data)
 }
 
@@ -598,7 +612,23 @@ func (k *Console) enrolForm(c *gin.Context) {
 func (k *Console) enrol(c *gin.Context) {
 	r := k.reqOf(c)
 	sess := k.current(c)
-	codes, err := k.cfg.Staff.ConfirmEnrol(c.Request.Context(), r.db, sess, strings.TrimSpace(c.PostForm("code")))
+	ctx := c.Request.Context()
+	var codes []string
+	var evs []outbox.Event
+	// Enrolment and the staff.2fa_changed mail commit together (the
+	// service's transaction becomes a savepoint of this one).
+	err := r.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		var err error
+		if codes, err = k.cfg.Staff.ConfirmEnrol(ctx, tx, sess, strings.TrimSpace(c.PostForm("code"))); err != nil {
+			return err
+		}
+		st, err := k.cfg.Staff.GetStaff(ctx, tx, sess.StaffID)
+		if err != nil {
+			return err
+		}
+		evs, err = k.cfg.twoFactorChanged(ctx, tx, st, true, "", st.TOTPEnabledAt, httpx.Lang(c))
+		return err
+	})
 	if err != nil {
 		// A wrong code: show the same secret again (the pending one stays).
 		_, summary := formErrors(c, err)
@@ -607,6 +637,7 @@ func (k *Console) enrol(c *gin.Context) {
 		})
 		return
 	}
+	k.cfg.notify(ctx, r.tenant.ID, evs)
 	k.authPage(c, http.StatusOK, "console_recovery.html", "console.enrol.title", map[string]any{
 		"CSRF": CSRFToken(sess), "Codes": codes, "Flash": k.t(c, "console.enrol.done", nil),
 	})

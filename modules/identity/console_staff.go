@@ -15,6 +15,7 @@ import (
 	"github.com/yoyaku-oss/yoyaku/modules/platform/apperr"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/authz"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/httpx"
+	"github.com/yoyaku-oss/yoyaku/modules/platform/outbox"
 )
 
 // staffView is one staff account as its detail page shows it.
@@ -58,7 +59,7 @@ func formatWhen(t time.Time, loc *time.Location, lang string) string {
 // staffDone is the flash message after a redirect (?done=...).
 func staffDone(done string) string {
 	switch done {
-	case "saved", "disabled", "enabled", "reset_2fa":
+	case "saved", "disabled", "enabled", "reset_2fa", "reset_sent":
 		return "console.staffedit.done_" + done
 	}
 	return ""
@@ -230,13 +231,52 @@ func (k *Console) enableStaff(c *gin.Context) {
 	k.staffOutcome(c, r, err, "enabled", nil)
 }
 
+// resetStaffTwoFactor turns another account's second factor off; its
+// member is mailed (staff.2fa_changed) in the same transaction, naming the
+// administrator, so a reset they did not ask for does not go unnoticed.
 func (k *Console) resetStaffTwoFactor(c *gin.Context) {
 	r := k.reqOf(c)
-	p, _ := PrincipalFrom(c.Request.Context())
+	ctx := c.Request.Context()
+	p, _ := PrincipalFrom(ctx)
+	var evs []outbox.Event
 	err := k.changeStaff(c, r, func(ctx context.Context, tx bun.Tx, st Staff, _ bool) error {
-		return k.cfg.Staff.ResetTwoFactor(ctx, tx, p, st.ID)
+		if err := k.cfg.Staff.ResetTwoFactor(ctx, tx, p, st.ID); err != nil {
+			return err
+		}
+		by := ""
+		if p.Kind != PrincipalStaff || p.ID != st.ID {
+			by = k.cfg.actorName(ctx, tx, p)
+		}
+		var err error
+		evs, err = k.cfg.twoFactorChanged(ctx, tx, st, false, by, k.cfg.Staff.clock(), httpx.Lang(c))
+		return err
 	})
+	if err == nil {
+		k.cfg.notify(ctx, r.tenant.ID, evs)
+	}
 	k.staffOutcome(c, r, err, "reset_2fa", nil)
+}
+
+// sendStaffReset mails a member a password-reset link on an
+// administrator's request. The link goes only to the member's own address,
+// never onto the page: the administrator cannot use it themselves.
+func (k *Console) sendStaffReset(c *gin.Context) {
+	r := k.reqOf(c)
+	ctx := c.Request.Context()
+	p, _ := PrincipalFrom(ctx)
+	var evs []outbox.Event
+	err := k.changeStaff(c, r, func(ctx context.Context, tx bun.Tx, st Staff, _ bool) error {
+		rl, err := k.cfg.Staff.SendPasswordReset(ctx, tx, p, st.ID)
+		if err != nil {
+			return err
+		}
+		evs, err = k.cfg.passwordReset(ctx, tx, rl, k.resetLink(c, r, rl.Token), httpx.Lang(c))
+		return err
+	})
+	if err == nil {
+		k.cfg.notify(ctx, r.tenant.ID, evs)
+	}
+	k.staffOutcome(c, r, err, "reset_sent", nil)
 }
 
 // reinviteStaff issues a new invitation link and shows it on the page at
