@@ -367,6 +367,7 @@ func (a *app) handler(operatorToken string) (*gin.Engine, error) {
 		Unread: a.notices.UnreadCount, Policy: a.authz,
 		Nav: []identity.NavEntry{{Area: authz.AreaMail, Path: "/mail", Label: "notify.nav"}},
 	}
+	ccfg.Nav = append(ccfg.Nav, outboxNav)
 	console := identity.NewConsole(ccfg)
 	admin := r.Group("/t/:tenant/admin", th.SiteTenant(), a.allow.RequireAllowedIP(console.FailPage))
 	console.Register(admin)
@@ -379,6 +380,9 @@ func (a *app) handler(operatorToken string) (*gin.Engine, error) {
 	notify.NewConsole(notify.ConsoleConfig{Service: a.mail, Perms: a.authz, Shell: notify.ConsoleShell{
 		Page: console.Page, CSRF: console.CSRF, Fail: console.FailPage, Need: console.Need,
 	}}).Register(admin.Group("", console.RequireSession()))
+	if err := a.registerOutbox(platform, admin.Group("", console.RequireSession()), console); err != nil {
+		return nil, err
+	}
 
 	// The tenant API: the API key names its tenant; creations accept
 	// Idempotency-Key, kept in the tenant's own database per key.
