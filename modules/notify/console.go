@@ -329,6 +329,7 @@ type editorState struct {
 	fields  map[string]string
 	summary string
 	flash   string
+	sent    string // the outcome of a test send, shown by its button
 }
 
 func (k *Console) typeLang(c *gin.Context) (string, string) { return c.Param("type"), c.Param("lang") }
@@ -377,6 +378,9 @@ func (k *Console) editorPage(c *gin.Context, r consoleReq, status int, tp Templa
 	}
 	if st.flash != "" {
 		data["Flash"] = st.flash
+	}
+	if st.sent != "" {
+		data["TestSent"] = st.sent
 	}
 	if st.preview != nil {
 		data["Preview"] = previewView{Subject: st.preview.Subject, Text: st.preview.Text, HTML: st.preview.HTML}
@@ -498,7 +502,7 @@ func (k *Console) sendTest(c *gin.Context) {
 		})
 		return
 	}
-	st.flash = r.t("notify.console.test_sent", map[string]any{"To": to, "MessageID": sent.MessageID})
+	st.sent = r.t("notify.console.test_sent", map[string]any{"To": to, "MessageID": sent.MessageID})
 	k.editorPage(c, r, http.StatusOK, tp, st)
 }
 
