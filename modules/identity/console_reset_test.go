@@ -545,3 +545,28 @@ func (e *consoleEnv) entries(action string) []auditlog.Entry {
 	}
 	return got
 }
+
+func TestSendPasswordResetNeedsAnActiveAccount(t *testing.T) {
+	dbtest.ForEachDB(t, func(t *testing.T, db *bun.DB) {
+		e := newEnv(t, db)
+		owner := e.owner("owner@example.jp")
+		member := e.invited(owner, "staff@example.jp", "staff")
+		rl, err := e.svc.SendPasswordReset(e.ctx, db, owner.Principal(""), member.ID)
+		if err != nil || !rl.Issued() || rl.Staff.ID != member.ID || !rl.ExpiresAt.Equal(e.clock.Now().Add(ResetTokenTTL)) {
+			t.Fatalf("SendPasswordReset = %+v, %v", rl, err)
+		}
+		if _, err := e.svc.DisableStaff(e.ctx, db, owner.Principal(""), member.ID); err != nil {
+			t.Fatal(err)
+		}
+		// Disabling revoked the link sent before, and no new one is issued.
+		_, err = e.svc.RedeemSetup(e.ctx, db, rl.Token, "a fresh passphrase for the member", testSlug)
+		wantCode(t, err, "setup_token_invalid")
+		_, err = e.svc.SendPasswordReset(e.ctx, db, owner.Principal(""), member.ID)
+		wantCode(t, err, "staff_disabled")
+		// The forgot form answers a disabled account like an unknown one.
+		rl, err = e.svc.ForgotPassword(e.ctx, db, "staff@example.jp", testIP)
+		if err != nil || rl.Issued() {
+			t.Fatalf("ForgotPassword for a disabled account = %+v, %v", rl, err)
+		}
+	})
+}
