@@ -20,6 +20,7 @@ import (
 
 	"github.com/yoyaku-oss/yoyaku/migrations"
 	"github.com/yoyaku-oss/yoyaku/modules/identity"
+	"github.com/yoyaku-oss/yoyaku/modules/menus"
 	"github.com/yoyaku-oss/yoyaku/modules/notices"
 	"github.com/yoyaku-oss/yoyaku/modules/notify"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/apperr"
@@ -54,6 +55,7 @@ type app struct {
 	subs    *outbox.Subscriptions
 	outbox  *outbox.Dispatcher // set by serve; nil in CLI commands
 	notices *notices.Service
+	menus   *menus.Service
 }
 
 // migrationMode says what to do with a control database behind the binary.
@@ -175,6 +177,7 @@ func openApp(ctx context.Context, cfg config.Config, log *slog.Logger, mode migr
 	// the tenants they address, through each tenant's outbox.
 	a.notices = notices.NewService(notices.Config{Control: control, Tenants: a.tenants, Logger: log,
 		OnPublished: a.announceNotice})
+	a.menus = menus.NewService(menus.Config{Logger: log})
 	ok = true
 	return a, nil
 }
@@ -357,7 +360,8 @@ func (a *app) handler(operatorToken string) (*gin.Engine, error) {
 		Scope: func(*gin.Context) string { return "operator" },
 	}))
 	th.RegisterOperator(platform)
-	th.RegisterPublic(r.Group("/api/v1/public/:tenant", th.APITenant()))
+	public := r.Group("/api/v1/public/:tenant", th.APITenant())
+	th.RegisterPublic(public)
 	th.RegisterSite(r.Group("/t/:tenant", th.SiteTenant()))
 
 	ccfg := identity.ConsoleConfig{
@@ -368,6 +372,7 @@ func (a *app) handler(operatorToken string) (*gin.Engine, error) {
 		Nav: []identity.NavEntry{{Area: authz.AreaMail, Path: "/mail", Label: "notify.nav"}},
 	}
 	ccfg.Nav = append(ccfg.Nav, outboxNav)
+	ccfg.Nav = append(ccfg.Nav, menus.Nav()...)
 	console := identity.NewConsole(ccfg)
 	admin := r.Group("/t/:tenant/admin", th.SiteTenant(), a.allow.RequireAllowedIP(console.FailPage))
 	console.Register(admin)
@@ -396,7 +401,15 @@ func (a *app) handler(operatorToken string) (*gin.Engine, error) {
 			return p.Subject()
 		},
 	}))
-	identity.NewAPI(ccfg, a.cfg.PublicURL()).Register(tenantAPI)
+	idAPI := identity.NewAPI(ccfg, a.cfg.PublicURL())
+	idAPI.Register(tenantAPI)
+
+	// The catalog: tenant API, public menus and console pages.
+	mh := menus.NewHTTP(menus.HTTPConfig{Service: a.menus, Views: a.views, APINeed: idAPI.Need, Perms: a.authz,
+		Console: menus.ConsoleShell{Page: console.Page, CSRF: console.CSRF, Fail: console.FailPage, Need: console.Need}})
+	mh.RegisterAPI(tenantAPI)
+	mh.RegisterPublic(public)
+	mh.RegisterConsole(admin.Group("", console.RequireSession()))
 	return r, nil
 }
 
