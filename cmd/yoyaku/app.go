@@ -410,6 +410,8 @@ func (a *app) handler(operatorToken string) (*gin.Engine, error) {
 	mh.RegisterAPI(tenantAPI)
 	mh.RegisterPublic(public)
 	mh.RegisterConsole(admin.Group("", console.RequireSession()))
+	// The business calendar: tenant API and console page.
+	a.registerCalendar(tenantAPI, admin.Group("", console.RequireSession()), identity.NewAPI(ccfg, a.cfg.PublicURL()).Need, console)
 	return r, nil
 }
 

@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/yoyaku-oss/yoyaku/modules/identity"
+	"github.com/yoyaku-oss/yoyaku/modules/platform/dbtest"
+	"github.com/yoyaku-oss/yoyaku/modules/platform/dbx"
+	"github.com/yoyaku-oss/yoyaku/modules/tenants"
+)
+
+// calendarBody is a valid business calendar for PUT /api/v1/calendar.
+const calendarBody = `{
+  "weekly": {"tue": [{"start": "10:00", "end": "13:00"}, {"start": "14:00", "end": "19:00"}],
+             "wed": [{"start": "10:00", "end": "19:00"}], "sun": [{"start": "10:00", "end": "24:00"}]},
+  "holiday": [],
+  "closed_dates": ["2026-12-31"],
+  "special_dates": [{"date": "2026-12-28", "ranges": [{"start": "10:00", "end": "15:00"}]}]
+}`
+
+// The business calendar through the real tenant API: a viewer reads it,
+// an editor saves it (audited), every bad input is a 400 with the field
+// named and changes nothing; national holidays by year; a provider's
+// working hours.
+func TestCalendarAPI(t *testing.T) {
+	dbtest.ForEachEngine(t, func(t *testing.T, loc dbx.Location) {
+		a := appFor(t, loc)
+		ctx := context.Background()
+		tn, err := a.tenants.CreateTenant(ctx, tenants.CreateParams{Slug: "cal-shop", Name: "カレンダー店",
+			TimeZone: "America/New_York", Options: []string{"api", "audit_log"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		newKey := func(role string) string {
+			h, err := a.reg.Acquire(ctx, tn.DB)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer h.Release()
+			db, _ := h.DB(ctx)
+			key, k, err := a.apiKeys.CreateAPIKey(ctx, db, tn.ID, identity.Principal{}, role+" key", role)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := a.assignKeyRole(ctx, db, tn.Tenant, k); err != nil {
+				t.Fatal(err)
+			}
+			return key
+		}
+		viewer, admin := newKey("viewer"), newKey("admin")
+		h, err := a.handler("operator-token-0123456789")
+		if err != nil {
+			t.Fatal(err)
+		}
+		call := func(method, path, key, body string) (int, string) {
+			t.Helper()
+			req := httptest.NewRequest(method, path, strings.NewReader(body))
+			if body != "" {
+				req.Header.Set("Content-Type", "application/json")
+			}
+			req.Header.Set("Authorization", "Bearer "+key)
+			req.Header.Set("Accept-Language", "en")
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, req)
+			return w.Code, w.Body.String()
+		}
+
+		code, empty := call("GET", "/api/v1/calendar", viewer, "")
+		if code != 200 || !strings.Contains(empty, `"time_zone":"America/New_York"`) || !strings.Contains(empty, `"mon":[]`) ||
+			!strings.Contains(empty, `"holiday":null`) || strings.Contains(empty, "updated_at") {
+			t.Fatalf("a new calendar: %d %s", code, empty)
+		}
+		if code, body := call("PUT", "/api/v1/calendar", viewer, calendarBody); code != 403 {
+			t.Fatalf("a viewer saved the calendar: %d %s", code, body)
+		}
+		code, saved := call("PUT", "/api/v1/calendar", admin, calendarBody)
+		if code != 200 {
+			t.Fatalf("save: %d %s", code, saved)
+		}
+		var got struct {
+			Weekly       map[string][]map[string]string `json:"weekly"`
+			Holiday      *[]any                         `json:"holiday"`
+			ClosedDates  []string                       `json:"closed_dates"`
+			SpecialDates []struct {
+				Date string `json:"date"`
+			} `json:"special_dates"`
+			UpdatedAt string `json:"updated_at"`
+		}
+		if err := json.Unmarshal([]byte(saved), &got); err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Weekly) != 7 || len(got.Weekly["tue"]) != 2 || got.Weekly["sun"][0]["end"] != "24:00" ||
+			got.Holiday == nil || len(*got.Holiday) != 0 || !slices.Equal(got.ClosedDates, []string{"2026-12-31"}) ||
+			len(got.SpecialDates) != 1 || got.UpdatedAt == "" {
+			t.Fatalf("saved calendar: %s", saved)
+		}
+		_, before := call("GET", "/api/v1/calendar", viewer, "")
+
+		bad := []struct {
+			name, body string
+			status     int
+			fields     []string // field:code
+		}{
+			{"end before start", `{"weekly": {"mon": [{"start": "18:00", "end": "10:00"}]}}`, 400, []string{"weekly.mon[0].end:calendar_range_order"}},
+			{"24:30", `{"weekly": {"mon": [{"start": "10:00", "end": "24:30"}]}}`, 400, []string{"weekly.mon[0].end:calendar_time"}},
+			{"2026-02-30", `{"weekly": {}, "closed_dates": ["2026-02-30"]}`, 400, []string{"closed_dates[0]:calendar_date"}},
+			{"overlap", `{"weekly": {"fri": [{"start": "10:00", "end": "14:00"}, {"start": "13:00", "end": "18:00"}]}}`, 400, []string{"weekly.fri[1].start:calendar_range_overlap"}},
+			{"unknown weekday", `{"weekly": {"monday": [{"start": "10:00", "end": "18:00"}]}}`, 400, []string{"weekly.monday:unknown_field"}},
+			{"too many ranges", `{"weekly": {"sat": [` + strings.Repeat(`{"start": "10:00", "end": "11:00"},`, 8) + `{"start": "12:00", "end": "13:00"}]}}`, 400, []string{"weekly.sat:max_items"}},
+			{"holiday end before start", `{"weekly": {}, "holiday": [{"start": "16:00", "end": "09:00"}]}`, 400, []string{"holiday[0].end:calendar_range_order"}},
+			{"special date twice", `{"weekly": {}, "closed_dates": ["2026-12-28"], "special_dates": [{"date": "2026-12-28", "ranges": [{"start": "10:00", "end": "12:00"}]}]}`, 400, []string{"special_dates[0].date:duplicate"}},
+			{"special without ranges", `{"weekly": {}, "special_dates": [{"date": "2027-01-02", "ranges": []}]}`, 400, []string{"special_dates[0].ranges:min_items"}},
+			{"no weekly", `{"closed_dates": []}`, 400, []string{"weekly:required"}},
+			{"unknown field", `{"weekly": {}, "timezone": "Asia/Tokyo"}`, 400, []string{"timezone:unknown_field"}},
+			// encoding/json names a map's entry without its key: "weekly.start".
+			{"a time as a number", `{"weekly": {"mon": [{"start": 10, "end": "18:00"}]}}`, 400, []string{"weekly.start:type"}},
+			{"malformed", `{"weekly": `, 400, nil},
+		}
+		for _, tt := range bad {
+			code, body := call("PUT", "/api/v1/calendar", admin, tt.body)
+			if code != tt.status {
+				t.Errorf("%s: %d %s, want %d", tt.name, code, body, tt.status)
+				continue
+			}
+			var p struct {
+				Errors []struct{ Field, Code, Message string } `json:"errors"`
+			}
+			_ = json.Unmarshal([]byte(body), &p)
+			var fields []string
+			for _, f := range p.Errors {
+				fields = append(fields, f.Field+":"+f.Code)
+				if f.Message == "" || strings.HasPrefix(f.Message, "field.") {
+					t.Errorf("%s: field %s has no message: %q", tt.name, f.Field, f.Message)
+				}
+			}
+			if tt.fields != nil && !slices.Equal(fields, tt.fields) {
+				t.Errorf("%s: fields %v, want %v (%s)", tt.name, fields, tt.fields, body)
+			}
+		}
+		if _, after := call("GET", "/api/v1/calendar", viewer, ""); after != before {
+			t.Fatalf("refused saves changed the calendar:\n%s\n%s", before, after)
+		}
+		code, log := call("GET", "/api/v1/audit?action=calendar.update", admin, "")
+		if code != 200 || strings.Count(log, `"action":"calendar.update"`) != 1 || !strings.Contains(log, `"closed_dates"`) {
+			t.Fatalf("audit of the save: %d %s", code, log)
+		}
+
+		// National holidays, by year.
+		code, hol := call("GET", "/api/v1/calendar/holidays?year=2026", viewer, "")
+		if code != 200 || !strings.Contains(hol, `{"date":"2026-09-22","name":"国民の休日","name_en":"Citizens' Holiday","kind":"citizens"}`) ||
+			strings.Count(hol, `"date"`) != 18 {
+			t.Fatalf("holidays 2026: %d %s", code, hol)
+		}
+		for _, y := range []string{"1947", "2100", "abc"} {
+			if code, body := call("GET", "/api/v1/calendar/holidays?year="+y, viewer, ""); code != 400 || !strings.Contains(body, `"field":"year"`) {
+				t.Errorf("year=%s: %d %s", y, code, body)
+			}
+		}
+
+		// A provider's working hours.
+		code, pw := call("PUT", "/api/v1/calendar/providers/prov-1", admin,
+			`{"weekly": {"tue": [{"start": "12:00", "end": "18:00"}]}, "days_off": ["2026-12-15", "2026-12-15"]}`)
+		if code != 400 || !strings.Contains(pw, `"field":"days_off[1]"`) {
+			t.Fatalf("duplicate day off: %d %s", code, pw)
+		}
+		code, pw = call("PUT", "/api/v1/calendar/providers/prov-1", admin, `{"weekly": {"tue": [{"start": "12:00", "end": "18:00"}]}, "days_off": ["2026-12-15"]}`)
+		if code != 200 || !strings.Contains(pw, `"id":"prov-1"`) || !strings.Contains(pw, `"days_off":["2026-12-15"]`) {
+			t.Fatalf("provider hours: %d %s", code, pw)
+		}
+		if code, pw = call("GET", "/api/v1/calendar/resources/room-1", viewer, ""); code != 200 || !strings.Contains(pw, `"weekly":null`) {
+			t.Fatalf("resource without hours: %d %s", code, pw)
+		}
+		if code, pw = call("GET", "/api/v1/calendar/resources/bad%20id", viewer, ""); code != 404 || !strings.Contains(pw, "calendar_resource_not_found") {
+			t.Fatalf("malformed resource id: %d %s", code, pw)
+		}
+	})
+}
