@@ -372,6 +372,7 @@ func (a *app) handler(operatorToken string) (*gin.Engine, error) {
 		Nav: []identity.NavEntry{{Area: authz.AreaMail, Path: "/mail", Label: "notify.nav"}},
 	}
 	ccfg.Nav = append(ccfg.Nav, outboxNav)
+	ccfg.Nav = append(ccfg.Nav, calendarNav)
 	ccfg.Nav = append(ccfg.Nav, menus.Nav()...)
 	console := identity.NewConsole(ccfg)
 	admin := r.Group("/t/:tenant/admin", th.SiteTenant(), a.allow.RequireAllowedIP(console.FailPage))

@@ -3,7 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -177,6 +182,92 @@ func TestCalendarAPI(t *testing.T) {
 		}
 		if code, pw = call("GET", "/api/v1/calendar/resources/bad%20id", viewer, ""); code != 404 || !strings.Contains(pw, "calendar_resource_not_found") {
 			t.Fatalf("malformed resource id: %d %s", code, pw)
+		}
+	})
+}
+
+// The owner sets the business hours in the console: the form keeps what
+// was typed and names the wrong entries next to their fields, nothing is
+// saved until all is right; the year view marks national holidays (named),
+// closed and special days with letters explained by a legend; the page is
+// in the navigation.
+func TestCalendarConsole(t *testing.T) {
+	dbtest.ForEachEngine(t, func(t *testing.T, loc dbx.Location) {
+		s := startServe(t, noEnv, append(locFlags(loc), "serve", "--addr", "127.0.0.1:0", "--migrate", "--demo")...)
+		pw, err := os.ReadFile(filepath.Join(loc.DataDir, demoOwnerFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		owner := newConsoleUser(t, s.base+"/t/demo/admin")
+		owner.login(demoOwner, strings.TrimSpace(string(pw)))
+
+		home := owner.get("/", http.StatusOK)
+		if !strings.Contains(home.body, `href="/t/demo/admin/calendar"`) {
+			t.Fatalf("no calendar in the navigation:\n%s", home.body)
+		}
+		page := owner.get("/calendar?year=2026", http.StatusOK)
+		for _, want := range []string{"営業時間・休業日", `id="weekly_mon"`, `name="holiday_mode" value="weekday" checked`,
+			`title="国民の休日"`, `data-date="2026-09-22"`, "2026年の祝日", "凡例", "国民の祝日"} {
+			if !strings.Contains(page.body, want) {
+				t.Fatalf("the calendar page lacks %q:\n%s", want, page.body)
+			}
+		}
+
+		bad := url.Values{
+			"weekly_mon": {"10:00-13:00, 12:00-18:00"}, "weekly_tue": {"18:00-10:00"}, "weekly_wed": {"10:00-24:30"},
+			"holiday_mode": {"hours"}, "holiday": {"10:00-16:00"},
+			"closed_dates": {"2026-12-31\n2026-02-30"}, "special_dates": {"2026-12-28 10:00-15:00"},
+		}
+		r := owner.submit("/calendar", "/calendar", bad, http.StatusBadRequest)
+		for _, want := range []string{`id="weekly_mon-error"`, "2番目の時間帯", `id="weekly_tue-error"`, "終了時刻は開始時刻（18:00）より後にしてください",
+			`id="weekly_wed-error"`, "2行目", `aria-invalid="true"`, `value="10:00-13:00, 12:00-18:00"`, "2026-02-30</textarea>", `value="hours" checked`} {
+			if !strings.Contains(r.body, want) {
+				t.Fatalf("the refused form lacks %q:\n%s", want, r.body)
+			}
+		}
+		if p := owner.get("/calendar", http.StatusOK); !regexp.MustCompile(`id="closed_dates"[^>]*></textarea>`).MatchString(p.body) ||
+			!strings.Contains(p.body, `id="weekly_mon" name="weekly_mon" value=""`) {
+			t.Fatalf("a refused form saved something:\n%s", p.body)
+		}
+
+		good := url.Values{
+			"weekly_tue": {"10:00-13:00, 14:00-19:00"}, "weekly_wed": {"１０：００〜１９：００"}, "weekly_sun": {"10:00-17:00"},
+			"holiday_mode": {"closed"}, "closed_dates": {"2026-12-31\r\n2027-01-02"}, "special_dates": {"2026-12-28 10:00-15:00"},
+		}
+		r = owner.submit("/calendar", "/calendar", good, http.StatusSeeOther)
+		redirectsTo(t, "save", r, "/t/demo/admin/calendar?saved=1")
+		page = owner.get("/calendar?saved=1&year=2026", http.StatusOK)
+		for _, want := range []string{"営業時間を保存しました。", `value="10:00-13:00, 14:00-19:00"`, `value="10:00-19:00"`,
+			`value="closed" checked`, "2026-12-31\n2027-01-02</textarea>", "2026-12-28 10:00-15:00</textarea>"} {
+			if !strings.Contains(page.body, want) {
+				t.Fatalf("the saved page lacks %q:\n%s", want, page.body)
+			}
+		}
+		// The year view: 2026-12-31 (Thursday) closed, 2026-12-28 (Monday)
+		// a special opening, 2026-11-23 a holiday and closed, 2026-12-29 open.
+		cell := func(date string) string {
+			i := strings.Index(page.body, `data-date="`+date+`"`)
+			if i < 0 {
+				t.Fatalf("no cell for %s", date)
+			}
+			start := strings.LastIndex(page.body[:i], "<td")
+			end := strings.Index(page.body[i:], "</td>")
+			return page.body[start : i+end]
+		}
+		for date, want := range map[string][]string{
+			"2026-12-31": {"closed", ">休<", "休業日"},
+			"2026-12-28": {"special", ">特<", "特別営業日"},
+			"2026-11-23": {"hol", "closed", `title="勤労感謝の日"`, ">祝<", "勤労感謝の日 休業日"},
+		} {
+			c := cell(date)
+			for _, w := range want {
+				if !strings.Contains(c, w) {
+					t.Errorf("cell %s lacks %q: %s", date, w, c)
+				}
+			}
+		}
+		if c := cell("2026-12-29"); strings.Contains(c, "closed") || strings.Contains(c, "mk") {
+			t.Errorf("2026-12-29 is an open Tuesday: %s", c)
 		}
 	})
 }
