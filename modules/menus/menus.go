@@ -158,29 +158,30 @@ func (m Menu) MaxExtraMinutes() int {
 	return n
 }
 
-// Option is an add-on a customer may choose with a menu.
+// Option is an add-on a customer may choose with a menu. (JSON names here
+// are for the operation log; the API has types of its own.)
 type Option struct {
-	ID           string
-	NameJA       string
-	NameEN       string
-	Price        int64 // yen, ≥ 0
-	ExtraMinutes int   // added to the menu's duration, ≥ 0
+	ID           string `json:"id"`
+	NameJA       string `json:"name"`
+	NameEN       string `json:"name_en"`
+	Price        int64  `json:"price"`         // yen, ≥ 0
+	ExtraMinutes int    `json:"extra_minutes"` // added to the menu's duration, ≥ 0
 }
 
 // Question is asked when booking a menu.
 type Question struct {
-	ID          string
-	Kind        QuestionKind
-	LabelJA     string
-	LabelEN     string
-	Choices     []string // for choice kinds: non-empty, unique
-	Requirement Requirement
+	ID          string       `json:"id"`
+	Kind        QuestionKind `json:"kind"`
+	LabelJA     string       `json:"label"`
+	LabelEN     string       `json:"label_en"`
+	Choices     []string     `json:"choices"` // for choice kinds: non-empty, unique
+	Requirement Requirement  `json:"requirement"`
 }
 
 // ResourceNeed is a resource a menu uses and how many units of it.
 type ResourceNeed struct {
-	ResourceID string
-	Quantity   int // 1 ≤ Quantity ≤ the resource's quantity
+	ResourceID string `json:"resource_id"`
+	Quantity   int    `json:"quantity"` // 1 ≤ Quantity ≤ the resource's quantity
 }
 
 // Provider is a person who serves (担当), not necessarily a console user.
@@ -210,21 +211,21 @@ type Resource struct {
 type Rules struct {
 	// OpensDaysBefore: booking opens this many days before the start
 	// (0: on the day itself), at most 730.
-	OpensDaysBefore int
+	OpensDaysBefore int `json:"opens_days_before"`
 	// ClosesMinutesBefore: booking closes this many minutes before the
 	// start, unless ClosesInBusinessDays.
-	ClosesMinutesBefore int
+	ClosesMinutesBefore int `json:"closes_minutes_before"`
 	// ClosesInBusinessDays: booking closes ClosesBusinessDays business days
 	// before the start day instead (e.g. "2営業日前まで").
-	ClosesInBusinessDays bool
-	ClosesBusinessDays   int
+	ClosesInBusinessDays bool `json:"closes_in_business_days"`
+	ClosesBusinessDays   int  `json:"closes_business_days"`
 	// CancelDeadlineMinutes, ChangeDeadlineMinutes: a member may cancel or
 	// change up to this many minutes before the start (0: until the start).
-	CancelDeadlineMinutes int
-	ChangeDeadlineMinutes int
+	CancelDeadlineMinutes int `json:"cancel_deadline_minutes"`
+	ChangeDeadlineMinutes int `json:"change_deadline_minutes"`
 	// MaxPerMember reservations per member in MaxPerMemberPeriod (0: no limit).
-	MaxPerMember       int
-	MaxPerMemberPeriod Period
+	MaxPerMember       int    `json:"max_per_member"`
+	MaxPerMemberPeriod Period `json:"max_per_member_period"`
 }
 
 // DefaultRules returns the tenant defaults until the tenant sets its own:

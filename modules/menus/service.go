@@ -90,17 +90,18 @@ func diff(before, after map[string]any) auditlog.Changes {
 // written in code, so a caller learns about every field at once.
 type checker struct {
 	apperr.Validator
-	extra []apperr.FieldError
+	extra  []apperr.FieldError
+	broken error // the tags could not be checked (a programming error)
 }
 
 func (s *Service) newChecker(input any) *checker {
 	c := &checker{}
 	if err := validate.Struct(s.v, input); err != nil {
 		var ae *apperr.Error
-		if errors.As(err, &ae) {
+		if errors.As(err, &ae) && ae.Kind == apperr.KindInvalid {
 			c.extra = ae.Fields
 		} else {
-			c.extra = []apperr.FieldError{{Field: "", Code: "invalid"}}
+			c.broken = err
 		}
 	}
 	return c
@@ -112,6 +113,9 @@ func (c *checker) rangeOf(n, lo, hi int64, field string) {
 }
 
 func (c *checker) err() error {
+	if c.broken != nil {
+		return c.broken
+	}
 	err := c.Err()
 	if len(c.extra) == 0 {
 		return err
