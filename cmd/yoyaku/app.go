@@ -35,6 +35,7 @@ import (
 	"github.com/yoyaku-oss/yoyaku/modules/platform/tenantdb"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/view"
 	"github.com/yoyaku-oss/yoyaku/modules/tenants"
+	"github.com/yoyaku-oss/yoyaku/modules/timeslots"
 	"github.com/yoyaku-oss/yoyaku/web"
 )
 
@@ -56,6 +57,7 @@ type app struct {
 	outbox  *outbox.Dispatcher // set by serve; nil in CLI commands
 	notices *notices.Service
 	menus   *menus.Service
+	slots   *timeslots.Service // the business calendar, sessions and availability
 }
 
 // migrationMode says what to do with a control database behind the binary.
@@ -177,7 +179,7 @@ func openApp(ctx context.Context, cfg config.Config, log *slog.Logger, mode migr
 	// the tenants they address, through each tenant's outbox.
 	a.notices = notices.NewService(notices.Config{Control: control, Tenants: a.tenants, Logger: log,
 		OnPublished: a.announceNotice})
-	a.menus = menus.NewService(menus.Config{Logger: log})
+	a.wireCatalog()
 	ok = true
 	return a, nil
 }

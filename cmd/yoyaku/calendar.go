@@ -1,9 +1,14 @@
 package main
 
 import (
+	"context"
+	"errors"
+
 	"github.com/gin-gonic/gin"
+	"github.com/uptrace/bun"
 
 	"github.com/yoyaku-oss/yoyaku/modules/identity"
+	"github.com/yoyaku-oss/yoyaku/modules/menus"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/authz"
 	"github.com/yoyaku-oss/yoyaku/modules/timeslots"
 )
@@ -15,12 +20,45 @@ var calendarNav = identity.NavEntry{Area: authz.AreaSchedule, Path: "/calendar",
 // api (after the API key middleware; apiNeed is identity.API.Need) and its
 // console page on admin (signed-in staff).
 //
-// Providers and resources are the menus module's; until their existence
-// check is handed in here, any well-formed id is taken.
+// The service itself is made by wireCatalog, with the menus it schedules.
 func (a *app) registerCalendar(api, admin *gin.RouterGroup, apiNeed timeslots.NeedFunc, console *identity.Console) {
-	svc := timeslots.NewService(timeslots.Config{Logger: a.log})
+	svc := a.slots
 	h := timeslots.NewHTTP(timeslots.HTTPConfig{Service: svc, Views: a.views, APINeed: apiNeed,
 		Console: timeslots.ConsoleShell{Page: console.Page, CSRF: console.CSRF, Fail: console.FailPage, Need: console.Need}})
 	h.RegisterAPI(api)
 	h.RegisterConsole(admin)
+}
+
+// wireCatalog makes the catalog (menus) and the calendar (timeslots) and
+// ties them together: the calendar takes only providers and resources the
+// catalog has, and deleting one from the catalog drops its working hours
+// in the same transaction.
+func (a *app) wireCatalog() {
+	exists := func(get func(context.Context, bun.IDB, string) error) timeslots.ExistsFunc {
+		return func(ctx context.Context, db bun.IDB, id string) (bool, error) {
+			err := get(ctx, db, id)
+			if errors.Is(err, menus.ErrProviderNotFound) || errors.Is(err, menus.ErrResourceNotFound) {
+				return false, nil
+			}
+			return err == nil, err
+		}
+	}
+	a.slots = timeslots.NewService(timeslots.Config{Logger: a.log,
+		ProviderExists: exists(func(ctx context.Context, db bun.IDB, id string) error {
+			_, err := a.menus.GetProvider(ctx, db, id)
+			return err
+		}),
+		ResourceExists: exists(func(ctx context.Context, db bun.IDB, id string) error {
+			_, err := a.menus.GetResource(ctx, db, id)
+			return err
+		}),
+	})
+	a.menus = menus.NewService(menus.Config{Logger: a.log,
+		OnProviderDelete: func(ctx context.Context, tx bun.IDB, id string) error {
+			return a.slots.DeleteWorkingHours(ctx, tx, timeslots.Provider(id))
+		},
+		OnResourceDelete: func(ctx context.Context, tx bun.IDB, id string) error {
+			return a.slots.DeleteWorkingHours(ctx, tx, timeslots.Resource(id))
+		},
+	})
 }

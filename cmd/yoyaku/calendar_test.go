@@ -167,21 +167,52 @@ func TestCalendarAPI(t *testing.T) {
 			}
 		}
 
-		// A provider's working hours.
-		code, pw := call("PUT", "/api/v1/calendar/providers/prov-1", admin,
+		// A provider's working hours: only for a provider of the catalog.
+		code, body := call("POST", "/api/v1/providers", admin, `{"name":"佐藤"}`)
+		if code != 201 {
+			t.Fatalf("provider: %d %s", code, body)
+		}
+		var prov struct {
+			ID string `json:"id"`
+		}
+		_ = json.Unmarshal([]byte(body), &prov)
+		if code, pw := call("PUT", "/api/v1/calendar/providers/prov-1", admin, `{"weekly": {"tue": [{"start": "12:00", "end": "18:00"}]}}`); code != 404 ||
+			!strings.Contains(pw, "calendar_provider_not_found") {
+			t.Fatalf("hours of a provider the catalog lacks: %d %s", code, pw)
+		}
+		code, pw := call("PUT", "/api/v1/calendar/providers/"+prov.ID, admin,
 			`{"weekly": {"tue": [{"start": "12:00", "end": "18:00"}]}, "days_off": ["2026-12-15", "2026-12-15"]}`)
 		if code != 400 || !strings.Contains(pw, `"field":"days_off[1]"`) {
 			t.Fatalf("duplicate day off: %d %s", code, pw)
 		}
-		code, pw = call("PUT", "/api/v1/calendar/providers/prov-1", admin, `{"weekly": {"tue": [{"start": "12:00", "end": "18:00"}]}, "days_off": ["2026-12-15"]}`)
-		if code != 200 || !strings.Contains(pw, `"id":"prov-1"`) || !strings.Contains(pw, `"days_off":["2026-12-15"]`) {
+		code, pw = call("PUT", "/api/v1/calendar/providers/"+prov.ID, admin, `{"weekly": {"tue": [{"start": "12:00", "end": "18:00"}]}, "days_off": ["2026-12-15"]}`)
+		if code != 200 || !strings.Contains(pw, `"id":"`+prov.ID+`"`) || !strings.Contains(pw, `"days_off":["2026-12-15"]`) {
 			t.Fatalf("provider hours: %d %s", code, pw)
 		}
-		if code, pw = call("GET", "/api/v1/calendar/resources/room-1", viewer, ""); code != 200 || !strings.Contains(pw, `"weekly":null`) {
+		code, body = call("POST", "/api/v1/resources", admin, `{"name":"個室","quantity":1}`)
+		if code != 201 {
+			t.Fatalf("resource: %d %s", code, body)
+		}
+		var res struct {
+			ID string `json:"id"`
+		}
+		_ = json.Unmarshal([]byte(body), &res)
+		if code, pw = call("GET", "/api/v1/calendar/resources/"+res.ID, viewer, ""); code != 200 || !strings.Contains(pw, `"weekly":null`) {
 			t.Fatalf("resource without hours: %d %s", code, pw)
 		}
 		if code, pw = call("GET", "/api/v1/calendar/resources/bad%20id", viewer, ""); code != 404 || !strings.Contains(pw, "calendar_resource_not_found") {
 			t.Fatalf("malformed resource id: %d %s", code, pw)
+		}
+
+		// Deleting the provider from the catalog drops its hours with it.
+		if code, body = call("DELETE", "/api/v1/providers/"+prov.ID, admin, ""); code != 204 {
+			t.Fatalf("delete provider: %d %s", code, body)
+		}
+		if code, pw = call("GET", "/api/v1/calendar/providers/"+prov.ID, viewer, ""); code != 404 {
+			t.Fatalf("hours of a deleted provider: %d %s", code, pw)
+		}
+		if code, body = call("GET", "/api/v1/audit?action=calendar.provider.delete", admin, ""); code != 200 || !strings.Contains(body, prov.ID) {
+			t.Errorf("no operation-log entry for the dropped hours: %d %s", code, body)
 		}
 	})
 }

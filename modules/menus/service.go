@@ -26,6 +26,12 @@ import (
 type Config struct {
 	Logger *slog.Logger     // nil: discard
 	Now    func() time.Time // nil: time.Now
+	// OnProviderDelete and OnResourceDelete run inside the transaction that
+	// deletes a provider or resource, so that modules further down the
+	// order (the calendar: their working hours) drop what they keep about
+	// it atomically; an error aborts the deletion. cmd/yoyaku wires them.
+	OnProviderDelete func(ctx context.Context, tx bun.IDB, id string) error
+	OnResourceDelete func(ctx context.Context, tx bun.IDB, id string) error
 }
 
 // Service is the catalog's use cases. It holds no tenant state: every
@@ -34,6 +40,8 @@ type Service struct {
 	log *slog.Logger
 	now func() time.Time
 	v   *validator.Validate
+
+	onProviderDelete, onResourceDelete func(ctx context.Context, tx bun.IDB, id string) error
 }
 
 // NewService returns the catalog service.
@@ -44,7 +52,8 @@ func NewService(cfg Config) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{log: cfg.Logger, now: cfg.Now, v: validate.New()}
+	return &Service{log: cfg.Logger, now: cfg.Now, v: validate.New(),
+		onProviderDelete: cfg.OnProviderDelete, onResourceDelete: cfg.OnResourceDelete}
 }
 
 // clock is now at the precision both engines store.
@@ -1064,6 +1073,11 @@ func (s *Service) DeleteProvider(ctx context.Context, db bun.IDB, id string) err
 		if _, err := tx.NewDelete().Model((*menuProviderRow)(nil)).Where("provider_id = ?", id).Exec(ctx); err != nil {
 			return dbErr("unlink provider", err)
 		}
+		if s.onProviderDelete != nil {
+			if err := s.onProviderDelete(ctx, tx, id); err != nil {
+				return err
+			}
+		}
 		if _, err := tx.NewDelete().Model((*providerRow)(nil)).Where("id = ?", id).Exec(ctx); err != nil {
 			if isForeignKey(err) { // a menu linked it meanwhile
 				return ErrProviderInUse.WithArgs(map[string]any{"Count": 1}).WithCause(err)
@@ -1229,6 +1243,11 @@ func (s *Service) DeleteResource(ctx context.Context, db bun.IDB, id string) err
 		}
 		if _, err := tx.NewDelete().Model((*menuResourceRow)(nil)).Where("resource_id = ?", id).Exec(ctx); err != nil {
 			return dbErr("unlink resource", err)
+		}
+		if s.onResourceDelete != nil {
+			if err := s.onResourceDelete(ctx, tx, id); err != nil {
+				return err
+			}
 		}
 		if _, err := tx.NewDelete().Model((*resourceRow)(nil)).Where("id = ?", id).Exec(ctx); err != nil {
 			if isForeignKey(err) {
