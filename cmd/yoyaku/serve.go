@@ -175,6 +175,13 @@ func ensureDemo(ctx context.Context, a *app) (string, error) {
 	if _, err := a.staff.RedeemSetup(ctx, db, token, password, demoSlug); err != nil {
 		return "", err
 	}
+	zone, err := time.LoadLocation(c.TimeZone)
+	if err != nil {
+		return "", err
+	}
+	if err := a.seedDemo(ctx, db, time.Now(), zone); err != nil {
+		return "", err
+	}
 	if err := os.WriteFile(pwFile, []byte(password+"\n"), 0o600); err != nil {
 		return "", err
 	}
