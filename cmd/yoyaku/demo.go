@@ -54,8 +54,8 @@ func (a *app) seedDemo(ctx context.Context, db bun.IDB, now time.Time, zone *tim
 
 	demoMenus := []menus.MenuInput{{
 		CategoryID: salon.ID, NameJA: "カット", NameEN: "Haircut", Position: 1,
-		DescriptionJA: "シャンプー・ブロー込み。ご希望のスタイルをお気軽にご相談ください。",
-		DescriptionEN: "Shampoo and blow-dry included.",
+		DescriptionJA:   "シャンプー・ブロー込み。ご希望のスタイルをお気軽にご相談ください。",
+		DescriptionEN:   "Shampoo and blow-dry included.",
 		DurationMinutes: 60, Price: 4400, Capacity: 1, PartyMin: 1, PartyMax: 1,
 		BookingMode: menus.ModeHours, Visibility: menus.VisibilityPublic,
 		ProviderIDs: stylists, Resources: []menus.ResourceNeed{{ResourceID: shampoo.ID, Quantity: 1}},
