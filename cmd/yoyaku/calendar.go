@@ -23,7 +23,7 @@ var calendarNav = identity.NavEntry{Area: authz.AreaSchedule, Path: "/calendar",
 // The service itself is made by wireCatalog, with the menus it schedules.
 func (a *app) registerCalendar(api, admin *gin.RouterGroup, apiNeed timeslots.NeedFunc, console *identity.Console) {
 	svc := a.slots
-	h := timeslots.NewHTTP(timeslots.HTTPConfig{Service: svc, Views: a.views, APINeed: apiNeed,
+	h := timeslots.NewHTTP(timeslots.HTTPConfig{Service: svc, Views: a.views, APINeed: apiNeed, OwnerName: a.ownerName,
 		Console: timeslots.ConsoleShell{Page: console.Page, CSRF: console.CSRF, Fail: console.FailPage, Need: console.Need}})
 	h.RegisterAPI(api)
 	h.RegisterConsole(admin)
@@ -61,4 +61,15 @@ func (a *app) wireCatalog() {
 			return a.slots.DeleteWorkingHours(ctx, tx, timeslots.Resource(id))
 		},
 	})
+}
+
+// ownerName names a provider or resource of the catalog for the calendar's
+// pages.
+func (a *app) ownerName(ctx context.Context, db bun.IDB, o timeslots.Owner) (string, error) {
+	if o.Kind == timeslots.OwnerResource {
+		r, err := a.menus.GetResource(ctx, db, o.ID)
+		return r.Name, err
+	}
+	p, err := a.menus.GetProvider(ctx, db, o.ID)
+	return p.Name, err
 }

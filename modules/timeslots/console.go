@@ -24,6 +24,7 @@ import (
 func (h *HTTP) RegisterConsole(g *gin.RouterGroup) {
 	g.GET("/calendar", h.console.Need(authz.AreaSchedule, authz.ActionView), h.consolePage)
 	g.POST("/calendar", h.console.CSRF, h.console.Need(authz.AreaSchedule, authz.ActionEdit), h.consoleSave)
+	h.registerHoursConsole(g)
 }
 
 // The form writes a day's ranges as text, "10:00-13:00, 14:00-19:00";
@@ -167,7 +168,7 @@ func placeErrors(f *calendarForm, cat *i18n.Catalog, lang string, ae *apperr.Err
 		case "weekly":
 			key, r, _ := strings.Cut(strings.TrimPrefix(rest, "."), "[")
 			name, rest = "weekly_"+key, "["+r
-		case "closed_dates", "special_dates":
+		case "closed_dates", "special_dates", "days_off":
 			if n, ok := index(rest); ok {
 				msg = cat.T(lang, "timeslots.console.line", map[string]any{"Line": n + 1, "Message": msg})
 			}
@@ -190,7 +191,8 @@ func placeErrors(f *calendarForm, cat *i18n.Catalog, lang string, ae *apperr.Err
 // formInputs are the inputs errors can be shown under; others go to the
 // end of the form.
 var formInputs = map[string]bool{"weekly_mon": true, "weekly_tue": true, "weekly_wed": true, "weekly_thu": true,
-	"weekly_fri": true, "weekly_sat": true, "weekly_sun": true, "holiday": true, "closed_dates": true, "special_dates": true}
+	"weekly_fri": true, "weekly_sat": true, "weekly_sun": true, "holiday": true, "closed_dates": true, "special_dates": true,
+	"days_off": true} // days_off: the working-hours form of providers and resources
 
 // index reads the leading "[n]" of a field path's rest.
 func index(rest string) (int, bool) {

@@ -41,6 +41,9 @@ type HTTPConfig struct {
 	Views   *view.Renderer
 	APINeed NeedFunc     // needed by RegisterAPI
 	Console ConsoleShell // needed by RegisterConsole
+	// OwnerName names providers and resources on their working-hours
+	// pages (nil: their ids are shown).
+	OwnerName OwnerNameFunc
 }
 
 // HTTP serves the calendar's part of the tenant API and the console.
@@ -49,11 +52,13 @@ type HTTP struct {
 	views   *view.Renderer
 	apiNeed NeedFunc
 	console ConsoleShell
+
+	ownerName OwnerNameFunc
 }
 
 // NewHTTP returns the HTTP side of the calendar.
 func NewHTTP(cfg HTTPConfig) *HTTP {
-	return &HTTP{svc: cfg.Service, views: cfg.Views, apiNeed: cfg.APINeed, console: cfg.Console}
+	return &HTTP{svc: cfg.Service, views: cfg.Views, apiNeed: cfg.APINeed, console: cfg.Console, ownerName: cfg.OwnerName}
 }
 
 // RegisterAPI adds the calendar routes to g, the tenant API group
