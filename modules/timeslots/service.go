@@ -44,6 +44,9 @@ type Config struct {
 	// When nil, any well-formed id is taken.
 	ProviderExists ExistsFunc
 	ResourceExists ExistsFunc
+	// Menus is the catalog timetable sessions are checked against (the
+	// menus module's *Service); creating or re-assigning sessions needs it.
+	Menus MenuCatalog
 }
 
 // Service keeps the business calendars of tenants.
@@ -52,6 +55,7 @@ type Service struct {
 	now       func() time.Time
 	providers ExistsFunc
 	resources ExistsFunc
+	menus     MenuCatalog
 }
 
 // NewService returns the calendar service.
@@ -62,7 +66,8 @@ func NewService(cfg Config) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{log: cfg.Logger, now: cfg.Now, providers: cfg.ProviderExists, resources: cfg.ResourceExists}
+	return &Service{log: cfg.Logger, now: cfg.Now, providers: cfg.ProviderExists, resources: cfg.ResourceExists,
+		menus: cfg.Menus}
 }
 
 // RangeInput is a range as a client writes it: "HH:MM" times.

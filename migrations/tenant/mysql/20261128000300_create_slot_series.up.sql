@@ -1,0 +1,23 @@
+CREATE TABLE slot_series (
+    id           VARCHAR(32) NOT NULL PRIMARY KEY,
+    menu_id      VARCHAR(32) NOT NULL,
+    freq         VARCHAR(16) NOT NULL,
+    weekdays     VARCHAR(64) NOT NULL DEFAULT '',
+    nth          INT         NOT NULL DEFAULT 0,
+    weekday      VARCHAR(3)  NOT NULL DEFAULT '',
+    start_minute INT         NOT NULL,
+    time_zone    VARCHAR(64) NOT NULL,
+    from_date    CHAR(10)    NOT NULL,
+    until_date   VARCHAR(10) NOT NULL DEFAULT '',
+    count        INT         NOT NULL DEFAULT 0,
+    capacity     INT         NOT NULL,
+    provider_id  VARCHAR(32) NULL,
+    resource_id  VARCHAR(32) NULL,
+    created_at   DATETIME(6) NOT NULL,
+    updated_at   DATETIME(6) NOT NULL,
+    KEY slot_series_menu (menu_id),
+    CONSTRAINT slot_series_menu_fk FOREIGN KEY (menu_id) REFERENCES menus (id) ON DELETE RESTRICT,
+    CONSTRAINT slot_series_provider_fk FOREIGN KEY (provider_id) REFERENCES providers (id) ON DELETE SET NULL,
+    CONSTRAINT slot_series_resource_fk FOREIGN KEY (resource_id) REFERENCES resources (id) ON DELETE SET NULL,
+    CONSTRAINT slot_series_numbers CHECK (capacity >= 1 AND start_minute >= 0 AND start_minute < 1440)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin

@@ -1,0 +1,22 @@
+CREATE TABLE timetable_slots (
+    id          VARCHAR(32) NOT NULL PRIMARY KEY,
+    menu_id     VARCHAR(32) NOT NULL,
+    series_id   VARCHAR(32) NULL,
+    starts_at   DATETIME(6) NOT NULL,
+    ends_at     DATETIME(6) NOT NULL,
+    capacity    INT         NOT NULL,
+    booked      INT         NOT NULL DEFAULT 0,
+    provider_id VARCHAR(32) NULL,
+    resource_id VARCHAR(32) NULL,
+    closed      BOOLEAN     NOT NULL DEFAULT FALSE,
+    created_at  DATETIME(6) NOT NULL,
+    updated_at  DATETIME(6) NOT NULL,
+    KEY timetable_slots_menu_starts (menu_id, starts_at),
+    KEY timetable_slots_starts (starts_at),
+    KEY timetable_slots_series (series_id, starts_at),
+    CONSTRAINT timetable_slots_menu_fk FOREIGN KEY (menu_id) REFERENCES menus (id) ON DELETE RESTRICT,
+    CONSTRAINT timetable_slots_series_fk FOREIGN KEY (series_id) REFERENCES slot_series (id) ON DELETE RESTRICT,
+    CONSTRAINT timetable_slots_provider_fk FOREIGN KEY (provider_id) REFERENCES providers (id) ON DELETE SET NULL,
+    CONSTRAINT timetable_slots_resource_fk FOREIGN KEY (resource_id) REFERENCES resources (id) ON DELETE SET NULL,
+    CONSTRAINT timetable_slots_numbers CHECK (capacity >= 1 AND booked >= 0 AND booked <= capacity AND ends_at > starts_at)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
