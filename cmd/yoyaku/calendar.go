@@ -26,6 +26,7 @@ func (a *app) registerCalendar(api, admin *gin.RouterGroup, apiNeed timeslots.Ne
 	h := timeslots.NewHTTP(timeslots.HTTPConfig{Service: svc, Views: a.views, APINeed: apiNeed, OwnerName: a.ownerName,
 		Console: timeslots.ConsoleShell{Page: console.Page, CSRF: console.CSRF, Fail: console.FailPage, Need: console.Need}})
 	h.RegisterAPI(api)
+	h.RegisterSlotsAPI(api)
 	h.RegisterConsole(admin)
 }
 
@@ -43,6 +44,16 @@ func (a *app) wireCatalog() {
 			return err == nil, err
 		}
 	}
+	// The catalog first: the calendar's timetables read it; its hooks
+	// reach the calendar only when called.
+	a.menus = menus.NewService(menus.Config{Logger: a.log,
+		OnProviderDelete: func(ctx context.Context, tx bun.IDB, id string) error {
+			return a.slots.DeleteWorkingHours(ctx, tx, timeslots.Provider(id))
+		},
+		OnResourceDelete: func(ctx context.Context, tx bun.IDB, id string) error {
+			return a.slots.DeleteWorkingHours(ctx, tx, timeslots.Resource(id))
+		},
+	})
 	a.slots = timeslots.NewService(timeslots.Config{Logger: a.log,
 		ProviderExists: exists(func(ctx context.Context, db bun.IDB, id string) error {
 			_, err := a.menus.GetProvider(ctx, db, id)
@@ -52,14 +63,7 @@ func (a *app) wireCatalog() {
 			_, err := a.menus.GetResource(ctx, db, id)
 			return err
 		}),
-	})
-	a.menus = menus.NewService(menus.Config{Logger: a.log,
-		OnProviderDelete: func(ctx context.Context, tx bun.IDB, id string) error {
-			return a.slots.DeleteWorkingHours(ctx, tx, timeslots.Provider(id))
-		},
-		OnResourceDelete: func(ctx context.Context, tx bun.IDB, id string) error {
-			return a.slots.DeleteWorkingHours(ctx, tx, timeslots.Resource(id))
-		},
+		Menus: a.menus, // timetable sessions are checked against the catalog
 	})
 }
 
