@@ -1,0 +1,1 @@
+CREATE INDEX calendar_occupancy_resource ON calendar_occupancy (resource_id, starts_at)

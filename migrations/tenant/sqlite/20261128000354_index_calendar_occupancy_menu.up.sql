@@ -1,0 +1,1 @@
+CREATE INDEX calendar_occupancy_menu ON calendar_occupancy (menu_id, starts_at)

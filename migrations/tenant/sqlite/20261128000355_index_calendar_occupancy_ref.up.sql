@@ -1,0 +1,1 @@
+CREATE INDEX calendar_occupancy_ref ON calendar_occupancy (kind, ref_id)
