@@ -414,7 +414,7 @@ func (a *app) handler(operatorToken string) (*gin.Engine, error) {
 	mh.RegisterPublic(public)
 	mh.RegisterConsole(admin.Group("", console.RequireSession()))
 	// The business calendar: tenant API and console page.
-	a.registerCalendar(tenantAPI, admin.Group("", console.RequireSession()), identity.NewAPI(ccfg, a.cfg.PublicURL()).Need, console)
+	a.registerCalendar(tenantAPI, public, admin.Group("", console.RequireSession()), identity.NewAPI(ccfg, a.cfg.PublicURL()).Need, console)
 	return r, nil
 }
 

@@ -18,15 +18,18 @@ var calendarNav = identity.NavEntry{Area: authz.AreaSchedule, Path: "/calendar",
 
 // registerCalendar serves the business calendar: its tenant API routes on
 // api (after the API key middleware; apiNeed is identity.API.Need) and its
-// console page on admin (signed-in staff).
+// console page on admin (signed-in staff); availability for the booking
+// site on public ("/api/v1/public/:tenant").
 //
 // The service itself is made by wireCatalog, with the menus it schedules.
-func (a *app) registerCalendar(api, admin *gin.RouterGroup, apiNeed timeslots.NeedFunc, console *identity.Console) {
+func (a *app) registerCalendar(api, public, admin *gin.RouterGroup, apiNeed timeslots.NeedFunc, console *identity.Console) {
 	svc := a.slots
 	h := timeslots.NewHTTP(timeslots.HTTPConfig{Service: svc, Views: a.views, APINeed: apiNeed, OwnerName: a.ownerName,
 		Console: timeslots.ConsoleShell{Page: console.Page, CSRF: console.CSRF, Fail: console.FailPage, Need: console.Need}})
 	h.RegisterAPI(api)
 	h.RegisterSlotsAPI(api)
+	h.RegisterAvailabilityAPI(api)
+	h.RegisterPublicAvailability(public)
 	h.RegisterConsole(admin)
 }
 

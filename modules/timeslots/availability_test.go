@@ -431,8 +431,8 @@ func TestHoursAvailabilityDST(t *testing.T) {
 		hours     string // the day's business hours
 		want      []string
 	}{
-		// 02:00 → 03:00: 02:00 and 02:30 do not exist; 01:30 + 60 min
-		// ends at 03:00 EDT, within 00:00–04:00.
+		// 02:00 → 03:00: 02:00 and 02:30 do not exist; 01:30 EST + 60 min
+		// ends at 03:30 EDT, within 00:00–04:00 (three hours long).
 		{"America/New_York", "2026-03-08", "00:00-04:00", []string{"00:00-05:00", "00:30-05:00", "01:00-05:00", "01:30-05:00", "03:00-04:00"}},
 		// 02:00 → 01:00: 01:00 and 01:30 once (EDT); the range is 5 hours
 		// long, so 02:30 EST still fits.
