@@ -90,7 +90,7 @@ func (a *app) seedDemo(ctx context.Context, db bun.IDB, now time.Time, zone *tim
 			{Kind: menus.KindSingleChoice, LabelJA: "ご職業", LabelEN: "Occupation", Choices: []string{"個人事業主", "会社員（副業）", "その他"}, Requirement: menus.Required},
 		},
 	}}
-	created := make([]menus.Menu, 0, len(demoMenus))
+	created := make([]menus.Menu, 0, len(demoMenus)) // salon ×2, yoga, seminar
 	for _, in := range demoMenus {
 		m, err := a.menus.CreateMenu(ctx, db, in)
 		if err != nil {
@@ -119,6 +119,33 @@ func (a *app) seedDemo(ctx context.Context, db bun.IDB, now time.Time, zone *tim
 		Weekly: map[string][]timeslots.RangeInput{"tue": day, "thu": day, "fri": day, "sat": day, "sun": holiday},
 	}); err != nil {
 		return fmt.Errorf("demo provider hours: %w", err)
+	}
+	return a.seedDemoSessions(ctx, db, now, zone, created[2], created[3], instructor.ID, hall.ID)
+}
+
+// seedDemoSessions schedules the yoga timetable (Tuesday, Thursday and
+// Saturday mornings for three months, starting next week) and the seminar
+// (one afternoon three weeks ahead).
+func (a *app) seedDemoSessions(ctx context.Context, db bun.IDB, now time.Time, zone *time.Location, yoga, seminar menus.Menu, instructor, hall string) error {
+	today := timeslots.DateOf(now.In(zone))
+	first := today.AddDays(1)
+	for first.Weekday() != time.Tuesday {
+		first = first.AddDays(1)
+	}
+	if _, err := a.slots.CreateSlots(ctx, db, zone, timeslots.SlotInput{
+		MenuID: yoga.ID, StartsAt: first.String() + "T07:30", ProviderID: instructor,
+		Recurrence: &timeslots.RecurrenceInput{Freq: "weekly", Weekdays: []string{"tue", "thu", "sat"}, Until: first.AddDays(90).String()},
+	}); err != nil {
+		return fmt.Errorf("demo yoga timetable: %w", err)
+	}
+	day := today.AddDays(21)
+	for day.Weekday() == time.Monday { // the salon's closed day
+		day = day.AddDays(1)
+	}
+	if _, err := a.slots.CreateSlots(ctx, db, zone, timeslots.SlotInput{
+		MenuID: seminar.ID, StartsAt: day.String() + "T14:00", ResourceID: hall,
+	}); err != nil {
+		return fmt.Errorf("demo seminar: %w", err)
 	}
 	return nil
 }
