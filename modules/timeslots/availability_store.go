@@ -212,7 +212,10 @@ func selectTaken(ctx context.Context, db bun.IDB, q takenQuery) ([]Taken, error)
 				w = w.WhereOr("resource_id IN (?)", bun.List(q.Resources))
 			}
 			return w
-		})
+		}).
+		// In start order (the index's), which the engine's sorts then
+		// find already done.
+		OrderExpr("starts_at")
 	if err := sel.Scan(ctx); err != nil {
 		return nil, fmt.Errorf("timeslots: read occupancy: %w", err)
 	}
