@@ -375,6 +375,7 @@ func (a *app) handler(operatorToken string) (*gin.Engine, error) {
 	}
 	ccfg.Nav = append(ccfg.Nav, outboxNav)
 	ccfg.Nav = append(ccfg.Nav, calendarNav)
+	ccfg.Nav = append(ccfg.Nav, timetableNav)
 	ccfg.Nav = append(ccfg.Nav, menus.Nav()...)
 	console := identity.NewConsole(ccfg)
 	admin := r.Group("/t/:tenant/admin", th.SiteTenant(), a.allow.RequireAllowedIP(console.FailPage))

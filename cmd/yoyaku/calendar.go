@@ -16,6 +16,9 @@ import (
 // calendarNav is the business calendar's entry in the console navigation.
 var calendarNav = identity.NavEntry{Area: authz.AreaSchedule, Path: "/calendar", Label: "timeslots.nav"}
 
+// timetableNav is the timetable's (the week of sessions) entry.
+var timetableNav = identity.NavEntry{Area: authz.AreaSchedule, Path: "/timetable", Label: "slots.nav"}
+
 // registerCalendar serves the business calendar: its tenant API routes on
 // api (after the API key middleware; apiNeed is identity.API.Need) and its
 // console page on admin (signed-in staff); availability for the booking
@@ -31,6 +34,7 @@ func (a *app) registerCalendar(api, public, admin *gin.RouterGroup, apiNeed time
 	h.RegisterAvailabilityAPI(api)
 	h.RegisterPublicAvailability(public)
 	h.RegisterConsole(admin)
+	h.RegisterTimetableConsole(admin, a.menus, a.authz)
 }
 
 // wireCatalog makes the catalog (menus) and the calendar (timeslots) and

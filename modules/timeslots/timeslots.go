@@ -19,6 +19,12 @@
 // date range and the providers and resources it needs (Service.Load), then
 // ask it, per day and owner, for the open ranges (Calendar.OpenRanges) or
 // spans (Calendar.Open). Service.OpenRanges does both for a single day.
+//
+// Timetable slots (slots.go) are the sessions of timetable and event
+// menus: one-off, or recurring series materialised as rows at their civil
+// time of day in the tenant's zone. Each holds its capacity and the seats
+// booked, which only guarded statements change (booked never exceeds
+// capacity); Service.Slots lists them for the availability engine.
 package timeslots
 
 import (
