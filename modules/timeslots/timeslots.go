@@ -1,6 +1,6 @@
 // Package timeslots is when a tenant can be booked: its business calendar,
-// Japan's national holidays and (later in this package) timetable slots
-// and availability.
+// Japan's national holidays, timetable slots, the time already taken
+// (occupancy: reservations and staff blocks) and availability.
 //
 // The business calendar of a tenant holds opening hours per weekday
 // (several ranges a day, the gaps between them being breaks), a row of
@@ -25,6 +25,16 @@
 // time of day in the tenant's zone. Each holds its capacity and the seats
 // booked, which only guarded statements change (booked never exceeds
 // capacity); Service.Slots lists them for the availability engine.
+//
+// Availability (availability.go) answers, for a menu and up to 92 days,
+// the free start times of an hours menu — on the tenant's slot-unit grid,
+// inside one open range, with a free provider, enough units of each
+// resource and seats left, outside blocks, inside the menu's booking-rule
+// window — or the sessions of a timetable or event menu with the seats
+// left. It reads the calendar once and the occupancy (or the sessions)
+// once per call. Reservations record what they take with Occupy and
+// Release in their own transactions; holding the line against
+// overbooking under concurrency is theirs.
 package timeslots
 
 import (
