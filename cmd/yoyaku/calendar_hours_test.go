@@ -73,5 +73,20 @@ func TestProviderHoursConsole(t *testing.T) {
 			}
 		}
 		owner.get("/calendar/providers/0123456789abcdef0123456789abcdef", http.StatusNotFound)
+
+		// The start-time grid of hours menus, on the calendar page.
+		if cal := owner.get("/calendar", http.StatusOK); !strings.Contains(cal.body, `id="slot_unit_minutes" name="slot_unit_minutes" value="30"`) {
+			t.Fatalf("the calendar page lacks the slot unit (30 by default):\n%s", cal.body)
+		}
+		res = owner.submit("/calendar", "/calendar/settings", url.Values{"slot_unit_minutes": {"7"}}, http.StatusBadRequest)
+		if !strings.Contains(res.body, `id="slot-unit-error"`) || !strings.Contains(res.body, "5分単位で入力してください") || !strings.Contains(res.body, `value="7"`) {
+			t.Fatalf("a slot unit of 7 minutes:\n%s", res.body)
+		}
+		res = owner.submit("/calendar", "/calendar/settings", url.Values{"slot_unit_minutes": {"１５"}}, http.StatusSeeOther)
+		redirectsTo(t, "slot unit", res, "/t/demo/admin/calendar?unit_saved=1#settings")
+		if cal := owner.get("/calendar?unit_saved=1", http.StatusOK); !strings.Contains(cal.body, `name="slot_unit_minutes" value="15"`) ||
+			!strings.Contains(cal.body, "予約枠の刻みを保存しました。") {
+			t.Fatalf("the saved slot unit:\n%s", cal.body)
+		}
 	})
 }

@@ -24,7 +24,47 @@ import (
 func (h *HTTP) RegisterConsole(g *gin.RouterGroup) {
 	g.GET("/calendar", h.console.Need(authz.AreaSchedule, authz.ActionView), h.consolePage)
 	g.POST("/calendar", h.console.CSRF, h.console.Need(authz.AreaSchedule, authz.ActionEdit), h.consoleSave)
+	g.POST("/calendar/settings", h.console.CSRF, h.console.Need(authz.AreaSchedule, authz.ActionEdit), h.consoleSettings)
 	h.registerHoursConsole(g)
+}
+
+// consoleSettings saves the slot unit: the grid on which hours menus
+// offer their start times.
+func (h *HTTP) consoleSettings(c *gin.Context) {
+	ctx := c.Request.Context()
+	db, err := tenantdb.From(ctx)
+	if err != nil {
+		h.console.Fail(c, err)
+		return
+	}
+	raw := strings.TrimSpace(width.Narrow.String(c.PostForm("slot_unit_minutes")))
+	n, convErr := strconv.Atoi(raw)
+	if convErr != nil {
+		n = -1 // refused by the range check with its message
+	}
+	_, err = h.svc.SetSlotUnit(ctx, db, n)
+	var ae *apperr.Error
+	if errors.As(err, &ae) && ae.Kind == apperr.KindInvalid && len(ae.Fields) > 0 {
+		bh, lerr := h.svc.BusinessHours(ctx, db)
+		if lerr != nil {
+			h.console.Fail(c, lerr)
+			return
+		}
+		cat, lang := httpx.Catalog(c), httpx.Lang(c)
+		var msgs []string
+		for _, fe := range ae.Fields {
+			msgs = append(msgs, cat.T(lang, "field."+fe.Code, fe.Args))
+		}
+		h.render(c, http.StatusBadRequest, bh, toForm(bh), map[string]any{
+			"Error": cat.T(lang, "timeslots.console.error", nil), "UnitValue": raw, "UnitErrors": msgs})
+		return
+	}
+	if err != nil {
+		h.console.Fail(c, err)
+		return
+	}
+	t, _ := tenants.FromContext(ctx)
+	c.Redirect(http.StatusSeeOther, "/t/"+t.Slug+"/admin/calendar?unit_saved=1#settings")
 }
 
 // The form writes a day's ranges as text, "10:00-13:00, 14:00-19:00";
@@ -223,6 +263,9 @@ func (h *HTTP) consolePage(c *gin.Context) {
 	if c.Query("saved") != "" {
 		data["Flash"] = httpx.Catalog(c).T(httpx.Lang(c), "timeslots.console.saved", nil)
 	}
+	if c.Query("unit_saved") != "" {
+		data["Flash"] = httpx.Catalog(c).T(httpx.Lang(c), "timeslots.settings.saved", nil)
+	}
 	h.render(c, http.StatusOK, bh, toForm(bh), data)
 }
 
@@ -270,6 +313,15 @@ func (h *HTTP) render(c *gin.Context, status int, bh BusinessHours, form calenda
 	}
 	form.Holiday.Label = cat.T(lang, "timeslots.holiday_row", nil)
 	data["Form"] = form
+	if _, ok := data["UnitValue"]; !ok {
+		unit := DefaultSlotUnit
+		if db, err := tenantdb.From(ctx); err == nil {
+			if u, err := h.svc.SlotUnit(ctx, db); err == nil {
+				unit = u
+			}
+		}
+		data["UnitValue"] = strconv.Itoa(unit)
+	}
 	data["Year"] = yearView(NewCalendar(zone, bh, nil, year), year, DateOf(h.svc.now().In(zone)), lang)
 	data["TimeZone"] = zone.String()
 	data["Weekdays"] = []int{0, 1, 2, 3, 4, 5, 6}
