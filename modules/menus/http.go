@@ -2,6 +2,7 @@ package menus
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -65,30 +66,35 @@ func Nav() []identity.NavEntry {
 // API key and Idempotency-Key middleware). Changes are PATCH (partial: what
 // the body names changes; a list given replaces the whole list).
 func (h *HTTP) RegisterAPI(g *gin.RouterGroup) {
+	s := h.cfg.Service
 	view, edit := h.cfg.APINeed(authz.AreaMenus, authz.ActionView), h.cfg.APINeed(authz.AreaMenus, authz.ActionEdit)
-	g.POST("/categories", edit, h.createCategory)
-	g.GET("/categories", view, h.listCategories)
-	g.GET("/categories/:id", view, h.getCategory)
-	g.PATCH("/categories/:id", edit, h.updateCategory)
-	g.DELETE("/categories/:id", edit, h.deleteCategory)
+	g.POST("/categories", edit, createHandler[categoryCreateRequest]("/api/v1/categories/", s.CreateCategory, toCategoryJSON))
+	g.GET("/categories", view, listHandler(pageOf, s.ListCategories, toCategoryJSON))
+	g.GET("/categories/:id", view, getHandler(s.GetCategory, toCategoryJSON))
+	g.PATCH("/categories/:id", edit, updateHandler[categoryUpdateRequest](s.UpdateCategory, toCategoryJSON))
+	g.DELETE("/categories/:id", edit, deleteHandler(s.DeleteCategory))
 
-	g.POST("/menus", edit, h.createMenu)
-	g.GET("/menus", view, h.listMenus)
-	g.GET("/menus/:id", view, h.getMenu)
-	g.PATCH("/menus/:id", edit, h.updateMenu)
-	g.DELETE("/menus/:id", edit, h.archiveMenu)
+	g.POST("/menus", edit, createHandler[menuCreateRequest]("/api/v1/menus/", s.CreateMenu, toMenuJSON))
+	g.GET("/menus", view, listHandler(menuListParams, s.List, toMenuJSON))
+	g.GET("/menus/:id", view, getHandler(s.Get, toMenuJSON))
+	g.PATCH("/menus/:id", edit, updateHandler[menuUpdateRequest](s.UpdateMenu, toMenuJSON))
+	// DELETE archives the menu; PATCH {"archived": false} restores it.
+	g.DELETE("/menus/:id", edit, deleteHandler(func(ctx context.Context, db bun.IDB, id string) error {
+		_, err := s.ArchiveMenu(ctx, db, id)
+		return err
+	}))
 
-	g.POST("/providers", edit, h.createProvider)
-	g.GET("/providers", view, h.listProviders)
-	g.GET("/providers/:id", view, h.getProvider)
-	g.PATCH("/providers/:id", edit, h.updateProvider)
-	g.DELETE("/providers/:id", edit, h.deleteProvider)
+	g.POST("/providers", edit, createHandler[providerCreateRequest]("/api/v1/providers/", s.CreateProvider, toProviderJSON))
+	g.GET("/providers", view, listHandler(pageOf, s.ListProviders, toProviderJSON))
+	g.GET("/providers/:id", view, getHandler(s.GetProvider, toProviderJSON))
+	g.PATCH("/providers/:id", edit, updateHandler[providerUpdateRequest](s.UpdateProvider, toProviderJSON))
+	g.DELETE("/providers/:id", edit, deleteHandler(s.DeleteProvider))
 
-	g.POST("/resources", edit, h.createResource)
-	g.GET("/resources", view, h.listResources)
-	g.GET("/resources/:id", view, h.getResource)
-	g.PATCH("/resources/:id", edit, h.updateResource)
-	g.DELETE("/resources/:id", edit, h.deleteResource)
+	g.POST("/resources", edit, createHandler[resourceCreateRequest]("/api/v1/resources/", s.CreateResource, toResourceJSON))
+	g.GET("/resources", view, listHandler(pageOf, s.ListResources, toResourceJSON))
+	g.GET("/resources/:id", view, getHandler(s.GetResource, toResourceJSON))
+	g.PATCH("/resources/:id", edit, updateHandler[resourceUpdateRequest](s.UpdateResource, toResourceJSON))
+	g.DELETE("/resources/:id", edit, deleteHandler(s.DeleteResource))
 
 	g.GET("/booking-rules", view, h.getRules)
 	g.PUT("/booking-rules", edit, h.putRules)
@@ -151,6 +157,118 @@ type listJSON[T any] struct {
 	NextCursor string `json:"next_cursor,omitempty"`
 }
 
+// The tenant API's item handlers share one shape: the tenant database, the
+// request's input, one service call, then the answer as JSON or, on any
+// failure, the problem httpx.Fail writes. Each kind names its service calls
+// and converters (in RegisterAPI); these helpers are the shape.
+
+// apiItem is an item's JSON, which knows its id (for Location).
+type apiItem interface{ itemID() string }
+
+// listHandler answers GET of a collection: params reads the query (page and
+// filters), list pages through, each item goes out through toJSON.
+func listHandler[P, T, J any](params func(*gin.Context) (P, error), list func(context.Context, bun.IDB, P) ([]T, string, error), toJSON func(T) J) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		db, ok := apiDB(c)
+		if !ok {
+			return
+		}
+		p, err := params(c)
+		if err != nil {
+			httpx.Fail(c, err)
+			return
+		}
+		xs, next, err := list(c.Request.Context(), db, p)
+		if err != nil {
+			httpx.Fail(c, err)
+			return
+		}
+		out := listJSON[J]{Items: make([]J, 0, len(xs)), NextCursor: next}
+		for _, x := range xs {
+			out.Items = append(out.Items, toJSON(x))
+		}
+		c.JSON(http.StatusOK, out)
+	}
+}
+
+// getHandler answers GET of the item :id.
+func getHandler[T, J any](get func(context.Context, bun.IDB, string) (T, error), toJSON func(T) J) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		db, ok := apiDB(c)
+		if !ok {
+			return
+		}
+		x, err := get(c.Request.Context(), db, c.Param("id"))
+		if err != nil {
+			httpx.Fail(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, toJSON(x))
+	}
+}
+
+// createHandler answers POST to a collection: the body binds to R, whose
+// toInput is what create takes; the new item is answered 201 with its
+// Location (collection + id).
+func createHandler[R interface{ toInput() I }, I, T any, J apiItem](collection string, create func(context.Context, bun.IDB, I) (T, error), toJSON func(T) J) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		db, ok := apiDB(c)
+		if !ok {
+			return
+		}
+		var req R
+		if err := httpx.BindJSON(c, &req); err != nil {
+			httpx.Fail(c, err)
+			return
+		}
+		x, err := create(c.Request.Context(), db, req.toInput())
+		if err != nil {
+			httpx.Fail(c, err)
+			return
+		}
+		out := toJSON(x)
+		c.Header("Location", collection+out.itemID())
+		c.JSON(http.StatusCreated, out)
+	}
+}
+
+// updateHandler answers PATCH of the item :id: the body binds to R, whose
+// toPatch is what update takes.
+func updateHandler[R interface{ toPatch() P }, P, T, J any](update func(context.Context, bun.IDB, string, P) (T, error), toJSON func(T) J) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		db, ok := apiDB(c)
+		if !ok {
+			return
+		}
+		var req R
+		if err := httpx.BindJSON(c, &req); err != nil {
+			httpx.Fail(c, err)
+			return
+		}
+		x, err := update(c.Request.Context(), db, c.Param("id"), req.toPatch())
+		if err != nil {
+			httpx.Fail(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, toJSON(x))
+	}
+}
+
+// deleteHandler answers DELETE of the item :id with 204.
+func deleteHandler(del func(context.Context, bun.IDB, string) error) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		db, ok := apiDB(c)
+		if !ok {
+			return
+		}
+		if err := del(c.Request.Context(), db, c.Param("id")); err != nil {
+			httpx.Fail(c, err)
+			return
+		}
+		c.Status(http.StatusNoContent)
+	}
+}
+
 func strPtr(s string) *string {
 	if s == "" {
 		return nil
@@ -185,89 +303,14 @@ type categoryUpdateRequest struct {
 	Position *int    `json:"position"`
 }
 
-func (h *HTTP) createCategory(c *gin.Context) {
-	db, ok := apiDB(c)
-	if !ok {
-		return
-	}
-	var req categoryCreateRequest
-	if err := httpx.BindJSON(c, &req); err != nil {
-		httpx.Fail(c, err)
-		return
-	}
-	cat, err := h.cfg.Service.CreateCategory(c.Request.Context(), db, CategoryInput{NameJA: req.Name, NameEN: req.NameEN, Position: req.Position})
-	if err != nil {
-		httpx.Fail(c, err)
-		return
-	}
-	c.Header("Location", "/api/v1/categories/"+cat.ID)
-	c.JSON(http.StatusCreated, toCategoryJSON(cat))
+func (j categoryJSON) itemID() string { return j.ID }
+
+func (r categoryCreateRequest) toInput() CategoryInput {
+	return CategoryInput{NameJA: r.Name, NameEN: r.NameEN, Position: r.Position}
 }
 
-func (h *HTTP) listCategories(c *gin.Context) {
-	db, ok := apiDB(c)
-	if !ok {
-		return
-	}
-	p, err := pageOf(c)
-	if err != nil {
-		httpx.Fail(c, err)
-		return
-	}
-	cats, next, err := h.cfg.Service.ListCategories(c.Request.Context(), db, p)
-	if err != nil {
-		httpx.Fail(c, err)
-		return
-	}
-	out := listJSON[categoryJSON]{Items: make([]categoryJSON, 0, len(cats)), NextCursor: next}
-	for _, x := range cats {
-		out.Items = append(out.Items, toCategoryJSON(x))
-	}
-	c.JSON(http.StatusOK, out)
-}
-
-func (h *HTTP) getCategory(c *gin.Context) {
-	db, ok := apiDB(c)
-	if !ok {
-		return
-	}
-	cat, err := h.cfg.Service.GetCategory(c.Request.Context(), db, c.Param("id"))
-	if err != nil {
-		httpx.Fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, toCategoryJSON(cat))
-}
-
-func (h *HTTP) updateCategory(c *gin.Context) {
-	db, ok := apiDB(c)
-	if !ok {
-		return
-	}
-	var req categoryUpdateRequest
-	if err := httpx.BindJSON(c, &req); err != nil {
-		httpx.Fail(c, err)
-		return
-	}
-	cat, err := h.cfg.Service.UpdateCategory(c.Request.Context(), db, c.Param("id"),
-		CategoryPatch{NameJA: req.Name, NameEN: req.NameEN, Position: req.Position})
-	if err != nil {
-		httpx.Fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, toCategoryJSON(cat))
-}
-
-func (h *HTTP) deleteCategory(c *gin.Context) {
-	db, ok := apiDB(c)
-	if !ok {
-		return
-	}
-	if err := h.cfg.Service.DeleteCategory(c.Request.Context(), db, c.Param("id")); err != nil {
-		httpx.Fail(c, err)
-		return
-	}
-	c.Status(http.StatusNoContent)
+func (r categoryUpdateRequest) toPatch() CategoryPatch {
+	return CategoryPatch{NameJA: r.Name, NameEN: r.NameEN, Position: r.Position}
 }
 
 // ---- Menus ----
@@ -345,6 +388,8 @@ type menuJSON struct {
 	CreatedAt        time.Time          `json:"created_at"`
 	UpdatedAt        time.Time          `json:"updated_at"`
 }
+
+func (j menuJSON) itemID() string { return j.ID }
 
 func toOptionsJSON(os []Option) []optionJSON {
 	out := make([]optionJSON, 0, len(os))
@@ -538,25 +583,6 @@ func (r menuUpdateRequest) toPatch() MenuPatch {
 	return p
 }
 
-func (h *HTTP) createMenu(c *gin.Context) {
-	db, ok := apiDB(c)
-	if !ok {
-		return
-	}
-	var req menuCreateRequest
-	if err := httpx.BindJSON(c, &req); err != nil {
-		httpx.Fail(c, err)
-		return
-	}
-	m, err := h.cfg.Service.CreateMenu(c.Request.Context(), db, req.toInput())
-	if err != nil {
-		httpx.Fail(c, err)
-		return
-	}
-	c.Header("Location", "/api/v1/menus/"+m.ID)
-	c.JSON(http.StatusCreated, toMenuJSON(m))
-}
-
 func oneOf[T ~string](c *gin.Context, name string, all []T) ([]T, error) {
 	v := c.Query(name)
 	if v == "" {
@@ -570,78 +596,20 @@ func oneOf[T ~string](c *gin.Context, name string, all []T) ([]T, error) {
 	return nil, apperr.Invalid(apperr.Field(name, "oneof", enumParam(all)))
 }
 
-func (h *HTTP) listMenus(c *gin.Context) {
-	db, ok := apiDB(c)
-	if !ok {
-		return
-	}
+// menuListParams reads GET /api/v1/menus' page and filters.
+func menuListParams(c *gin.Context) (ListParams, error) {
 	pp, err := pageOf(c)
 	if err != nil {
-		httpx.Fail(c, err)
-		return
+		return ListParams{}, err
 	}
 	p := ListParams{PageParams: pp, CategoryID: c.Query("category_id"), IncludeArchived: c.Query("include_archived") == "true"}
 	if p.Visibilities, err = oneOf(c, "visibility", Visibilities()); err != nil {
-		httpx.Fail(c, err)
-		return
+		return ListParams{}, err
 	}
 	if p.BookingModes, err = oneOf(c, "booking_mode", BookingModes()); err != nil {
-		httpx.Fail(c, err)
-		return
+		return ListParams{}, err
 	}
-	ms, next, err := h.cfg.Service.List(c.Request.Context(), db, p)
-	if err != nil {
-		httpx.Fail(c, err)
-		return
-	}
-	out := listJSON[menuJSON]{Items: make([]menuJSON, 0, len(ms)), NextCursor: next}
-	for _, m := range ms {
-		out.Items = append(out.Items, toMenuJSON(m))
-	}
-	c.JSON(http.StatusOK, out)
-}
-
-func (h *HTTP) getMenu(c *gin.Context) {
-	db, ok := apiDB(c)
-	if !ok {
-		return
-	}
-	m, err := h.cfg.Service.Get(c.Request.Context(), db, c.Param("id"))
-	if err != nil {
-		httpx.Fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, toMenuJSON(m))
-}
-
-func (h *HTTP) updateMenu(c *gin.Context) {
-	db, ok := apiDB(c)
-	if !ok {
-		return
-	}
-	var req menuUpdateRequest
-	if err := httpx.BindJSON(c, &req); err != nil {
-		httpx.Fail(c, err)
-		return
-	}
-	m, err := h.cfg.Service.UpdateMenu(c.Request.Context(), db, c.Param("id"), req.toPatch())
-	if err != nil {
-		httpx.Fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, toMenuJSON(m))
-}
-
-func (h *HTTP) archiveMenu(c *gin.Context) {
-	db, ok := apiDB(c)
-	if !ok {
-		return
-	}
-	if _, err := h.cfg.Service.ArchiveMenu(c.Request.Context(), db, c.Param("id")); err != nil {
-		httpx.Fail(c, err)
-		return
-	}
-	c.Status(http.StatusNoContent)
+	return p, nil
 }
 
 // ---- Providers ----
@@ -675,100 +643,26 @@ type providerUpdateRequest struct {
 	Position *int             `json:"position"`
 }
 
-func (h *HTTP) createProvider(c *gin.Context) {
-	db, ok := apiDB(c)
-	if !ok {
-		return
+func (j providerJSON) itemID() string { return j.ID }
+
+func (r providerCreateRequest) toInput() ProviderInput {
+	in := ProviderInput{Name: r.Name, Active: r.Active == nil || *r.Active, Position: r.Position}
+	if r.StaffID != nil {
+		in.StaffID = *r.StaffID
 	}
-	var req providerCreateRequest
-	if err := httpx.BindJSON(c, &req); err != nil {
-		httpx.Fail(c, err)
-		return
-	}
-	in := ProviderInput{Name: req.Name, Active: req.Active == nil || *req.Active, Position: req.Position}
-	if req.StaffID != nil {
-		in.StaffID = *req.StaffID
-	}
-	p, err := h.cfg.Service.CreateProvider(c.Request.Context(), db, in)
-	if err != nil {
-		httpx.Fail(c, err)
-		return
-	}
-	c.Header("Location", "/api/v1/providers/"+p.ID)
-	c.JSON(http.StatusCreated, toProviderJSON(p))
+	return in
 }
 
-func (h *HTTP) listProviders(c *gin.Context) {
-	db, ok := apiDB(c)
-	if !ok {
-		return
-	}
-	p, err := pageOf(c)
-	if err != nil {
-		httpx.Fail(c, err)
-		return
-	}
-	ps, next, err := h.cfg.Service.ListProviders(c.Request.Context(), db, p)
-	if err != nil {
-		httpx.Fail(c, err)
-		return
-	}
-	out := listJSON[providerJSON]{Items: make([]providerJSON, 0, len(ps)), NextCursor: next}
-	for _, x := range ps {
-		out.Items = append(out.Items, toProviderJSON(x))
-	}
-	c.JSON(http.StatusOK, out)
-}
-
-func (h *HTTP) getProvider(c *gin.Context) {
-	db, ok := apiDB(c)
-	if !ok {
-		return
-	}
-	p, err := h.cfg.Service.GetProvider(c.Request.Context(), db, c.Param("id"))
-	if err != nil {
-		httpx.Fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, toProviderJSON(p))
-}
-
-func (h *HTTP) updateProvider(c *gin.Context) {
-	db, ok := apiDB(c)
-	if !ok {
-		return
-	}
-	var req providerUpdateRequest
-	if err := httpx.BindJSON(c, &req); err != nil {
-		httpx.Fail(c, err)
-		return
-	}
-	patch := ProviderPatch{Name: req.Name, Active: req.Active, Position: req.Position}
-	if req.StaffID.Set {
+func (r providerUpdateRequest) toPatch() ProviderPatch {
+	p := ProviderPatch{Name: r.Name, Active: r.Active, Position: r.Position}
+	if r.StaffID.Set {
 		id := ""
-		if req.StaffID.Value != nil {
-			id = *req.StaffID.Value
+		if r.StaffID.Value != nil {
+			id = *r.StaffID.Value
 		}
-		patch.StaffID = &id
+		p.StaffID = &id
 	}
-	p, err := h.cfg.Service.UpdateProvider(c.Request.Context(), db, c.Param("id"), patch)
-	if err != nil {
-		httpx.Fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, toProviderJSON(p))
-}
-
-func (h *HTTP) deleteProvider(c *gin.Context) {
-	db, ok := apiDB(c)
-	if !ok {
-		return
-	}
-	if err := h.cfg.Service.DeleteProvider(c.Request.Context(), db, c.Param("id")); err != nil {
-		httpx.Fail(c, err)
-		return
-	}
-	c.Status(http.StatusNoContent)
+	return p
 }
 
 // ---- Resources ----
@@ -802,90 +696,14 @@ type resourceUpdateRequest struct {
 	Position *int    `json:"position"`
 }
 
-func (h *HTTP) createResource(c *gin.Context) {
-	db, ok := apiDB(c)
-	if !ok {
-		return
-	}
-	var req resourceCreateRequest
-	if err := httpx.BindJSON(c, &req); err != nil {
-		httpx.Fail(c, err)
-		return
-	}
-	r, err := h.cfg.Service.CreateResource(c.Request.Context(), db,
-		ResourceInput{Name: req.Name, Quantity: req.Quantity, Active: req.Active == nil || *req.Active, Position: req.Position})
-	if err != nil {
-		httpx.Fail(c, err)
-		return
-	}
-	c.Header("Location", "/api/v1/resources/"+r.ID)
-	c.JSON(http.StatusCreated, toResourceJSON(r))
+func (j resourceJSON) itemID() string { return j.ID }
+
+func (r resourceCreateRequest) toInput() ResourceInput {
+	return ResourceInput{Name: r.Name, Quantity: r.Quantity, Active: r.Active == nil || *r.Active, Position: r.Position}
 }
 
-func (h *HTTP) listResources(c *gin.Context) {
-	db, ok := apiDB(c)
-	if !ok {
-		return
-	}
-	p, err := pageOf(c)
-	if err != nil {
-		httpx.Fail(c, err)
-		return
-	}
-	rs, next, err := h.cfg.Service.ListResources(c.Request.Context(), db, p)
-	if err != nil {
-		httpx.Fail(c, err)
-		return
-	}
-	out := listJSON[resourceJSON]{Items: make([]resourceJSON, 0, len(rs)), NextCursor: next}
-	for _, x := range rs {
-		out.Items = append(out.Items, toResourceJSON(x))
-	}
-	c.JSON(http.StatusOK, out)
-}
-
-func (h *HTTP) getResource(c *gin.Context) {
-	db, ok := apiDB(c)
-	if !ok {
-		return
-	}
-	r, err := h.cfg.Service.GetResource(c.Request.Context(), db, c.Param("id"))
-	if err != nil {
-		httpx.Fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, toResourceJSON(r))
-}
-
-func (h *HTTP) updateResource(c *gin.Context) {
-	db, ok := apiDB(c)
-	if !ok {
-		return
-	}
-	var req resourceUpdateRequest
-	if err := httpx.BindJSON(c, &req); err != nil {
-		httpx.Fail(c, err)
-		return
-	}
-	r, err := h.cfg.Service.UpdateResource(c.Request.Context(), db, c.Param("id"),
-		ResourcePatch{Name: req.Name, Quantity: req.Quantity, Active: req.Active, Position: req.Position})
-	if err != nil {
-		httpx.Fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, toResourceJSON(r))
-}
-
-func (h *HTTP) deleteResource(c *gin.Context) {
-	db, ok := apiDB(c)
-	if !ok {
-		return
-	}
-	if err := h.cfg.Service.DeleteResource(c.Request.Context(), db, c.Param("id")); err != nil {
-		httpx.Fail(c, err)
-		return
-	}
-	c.Status(http.StatusNoContent)
+func (r resourceUpdateRequest) toPatch() ResourcePatch {
+	return ResourcePatch{Name: r.Name, Quantity: r.Quantity, Active: r.Active, Position: r.Position}
 }
 
 // ---- Default rules ----
