@@ -1,6 +1,7 @@
 package menus
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -785,17 +786,38 @@ func formOf(c *gin.Context, base, kind string, r itemView) itemForm {
 	return f
 }
 
-// listPage shows a list page; failed (an id, or "new") is the row whose
-// form was refused, shown as typed with its fields' errors.
-func (h *HTTP) listPage(c *gin.Context, p consolePage, kind, tmpl, titleKey string, rows []itemView, status int, failed string, fields map[string]string, summary string) {
+// listPage shows one of the plain lists (categories, providers,
+// resources), each row its own form: rows lists them. After a refused form,
+// err says why and failed (an id, or "new") is its row, shown as typed with
+// its fields' errors.
+func (h *HTTP) listPage(c *gin.Context, kind, tmpl, titleKey string, rows func(*gin.Context, bun.IDB) ([]itemView, error), status int, failed string, err error) {
+	p, ok := h.pageOf(c)
+	if !ok {
+		return
+	}
+	if err != nil && apperr.KindOf(err) == apperr.KindInternal {
+		h.cfg.Console.Fail(c, err)
+		return
+	}
+	items, lerr := rows(c, p.db)
+	if lerr != nil {
+		h.cfg.Console.Fail(c, lerr)
+		return
+	}
+	var fields map[string]string
+	summary := ""
+	if err != nil {
+		fields, summary = formErrors(c, err)
+		status = statusOf(err)
+	}
 	blank := itemView{Active: true, Position: fv{Value: "0"}, Quantity: fv{Value: "1"}}
 	typed := itemView{ID: failed, Name: fv{Value: c.PostForm("name")}, NameEN: fv{Value: c.PostForm("name_en")},
 		Position: fv{Value: c.PostForm("position")}, Quantity: fv{Value: c.PostForm("quantity")}, Active: c.PostForm("active") == "1"}
 	typed.Name.Error, typed.NameEN.Error = fields["name"], fields["name_en"]
 	typed.Position.Error, typed.Quantity.Error = fields["position"], fields["quantity"]
 	form := func(r itemView) itemForm { return formOf(c, p.base, kind, r) }
-	forms := make([]itemForm, 0, len(rows))
-	for _, r := range rows {
+	forms := make([]itemForm, 0, len(items))
+	for _, r := range items {
 		if r.ID == failed {
 			typed.Label = r.Label
 			r = typed
@@ -811,8 +833,28 @@ func (h *HTTP) listPage(c *gin.Context, p consolePage, kind, tmpl, titleKey stri
 	})
 }
 
-func (h *HTTP) categoryRows(c *gin.Context, p consolePage) ([]itemView, error) {
-	cats, _, err := h.cfg.Service.ListCategories(c.Request.Context(), p.db, PageParams{})
+// deleteItemForm deletes the row :id of a plain list and goes back to the
+// list (path, under the console's base). With inUse set, a conflict (the
+// row is still used) is shown on the list page instead of as an error.
+func (h *HTTP) deleteItemForm(c *gin.Context, del func(context.Context, bun.IDB, string) error, path string,
+	inUse func(c *gin.Context, status int, failed string, err error)) {
+	p, ok := h.pageOf(c)
+	if !ok {
+		return
+	}
+	if err := del(c.Request.Context(), p.db, c.Param("id")); err != nil {
+		if inUse != nil && apperr.KindOf(err) == apperr.KindConflict {
+			inUse(c, 0, "", err)
+			return
+		}
+		h.cfg.Console.Fail(c, err)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, p.base+path+"?done=deleted")
+}
+
+func (h *HTTP) categoryRows(c *gin.Context, db bun.IDB) ([]itemView, error) {
+	cats, _, err := h.cfg.Service.ListCategories(c.Request.Context(), db, PageParams{})
 	rows := make([]itemView, 0, len(cats))
 	for _, x := range cats {
 		rows = append(rows, itemView{ID: x.ID, Label: x.NameJA, Name: fv{Value: x.NameJA}, NameEN: fv{Value: x.NameEN}, Position: fv{Value: num(x.Position)}})
@@ -825,26 +867,7 @@ func (h *HTTP) categoriesPage(c *gin.Context) { h.categoriesResult(c, http.Statu
 // categoriesResult shows the categories page, or after a refused form
 // (failed: the row) the same page with its errors.
 func (h *HTTP) categoriesResult(c *gin.Context, status int, failed string, err error) {
-	p, ok := h.pageOf(c)
-	if !ok {
-		return
-	}
-	if err != nil && apperr.KindOf(err) == apperr.KindInternal {
-		h.cfg.Console.Fail(c, err)
-		return
-	}
-	rows, lerr := h.categoryRows(c, p)
-	if lerr != nil {
-		h.cfg.Console.Fail(c, lerr)
-		return
-	}
-	var fields map[string]string
-	summary := ""
-	if err != nil {
-		fields, summary = formErrors(c, err)
-		status = statusOf(err)
-	}
-	h.listPage(c, p, "categories", "console_menus_categories.html", "menus.categories.title", rows, status, failed, fields, summary)
+	h.listPage(c, "categories", "console_menus_categories.html", "menus.categories.title", h.categoryRows, status, failed, err)
 }
 
 func (h *HTTP) createCategoryForm(c *gin.Context) {
@@ -883,44 +906,22 @@ func (h *HTTP) updateCategoryForm(c *gin.Context) {
 }
 
 func (h *HTTP) deleteCategoryForm(c *gin.Context) {
-	p, ok := h.pageOf(c)
-	if !ok {
-		return
-	}
-	if err := h.cfg.Service.DeleteCategory(c.Request.Context(), p.db, c.Param("id")); err != nil {
-		h.cfg.Console.Fail(c, err)
-		return
-	}
-	c.Redirect(http.StatusSeeOther, p.base+"/categories?done=deleted")
+	h.deleteItemForm(c, h.cfg.Service.DeleteCategory, "/categories", nil)
 }
 
 func (h *HTTP) providersPage(c *gin.Context) { h.providersResult(c, http.StatusOK, "", nil) }
 
 func (h *HTTP) providersResult(c *gin.Context, status int, failed string, err error) {
-	p, ok := h.pageOf(c)
-	if !ok {
-		return
-	}
-	if err != nil && apperr.KindOf(err) == apperr.KindInternal {
-		h.cfg.Console.Fail(c, err)
-		return
-	}
-	ps, _, lerr := h.cfg.Service.ListProviders(c.Request.Context(), p.db, PageParams{})
-	if lerr != nil {
-		h.cfg.Console.Fail(c, lerr)
-		return
-	}
+	h.listPage(c, "providers", "console_providers.html", "menus.providers_page.title", h.providerRows, status, failed, err)
+}
+
+func (h *HTTP) providerRows(c *gin.Context, db bun.IDB) ([]itemView, error) {
+	ps, _, err := h.cfg.Service.ListProviders(c.Request.Context(), db, PageParams{})
 	rows := make([]itemView, 0, len(ps))
 	for _, x := range ps {
 		rows = append(rows, itemView{ID: x.ID, Label: x.Name, Name: fv{Value: x.Name}, Position: fv{Value: num(x.Position)}, Active: x.Active})
 	}
-	var fields map[string]string
-	summary := ""
-	if err != nil {
-		fields, summary = formErrors(c, err)
-		status = statusOf(err)
-	}
-	h.listPage(c, p, "providers", "console_providers.html", "menus.providers_page.title", rows, status, failed, fields, summary)
+	return rows, err
 }
 
 func (h *HTTP) createProviderForm(c *gin.Context) {
@@ -959,49 +960,23 @@ func (h *HTTP) updateProviderForm(c *gin.Context) {
 }
 
 func (h *HTTP) deleteProviderForm(c *gin.Context) {
-	p, ok := h.pageOf(c)
-	if !ok {
-		return
-	}
-	if err := h.cfg.Service.DeleteProvider(c.Request.Context(), p.db, c.Param("id")); err != nil {
-		if apperr.KindOf(err) == apperr.KindConflict {
-			h.providersResult(c, 0, "", err) // in use: the page says why
-			return
-		}
-		h.cfg.Console.Fail(c, err)
-		return
-	}
-	c.Redirect(http.StatusSeeOther, p.base+"/providers?done=deleted")
+	h.deleteItemForm(c, h.cfg.Service.DeleteProvider, "/providers", h.providersResult)
 }
 
 func (h *HTTP) resourcesPage(c *gin.Context) { h.resourcesResult(c, http.StatusOK, "", nil) }
 
 func (h *HTTP) resourcesResult(c *gin.Context, status int, failed string, err error) {
-	p, ok := h.pageOf(c)
-	if !ok {
-		return
-	}
-	if err != nil && apperr.KindOf(err) == apperr.KindInternal {
-		h.cfg.Console.Fail(c, err)
-		return
-	}
-	rs, _, lerr := h.cfg.Service.ListResources(c.Request.Context(), p.db, PageParams{})
-	if lerr != nil {
-		h.cfg.Console.Fail(c, lerr)
-		return
-	}
+	h.listPage(c, "resources", "console_resources.html", "menus.resources_page.title", h.resourceRows, status, failed, err)
+}
+
+func (h *HTTP) resourceRows(c *gin.Context, db bun.IDB) ([]itemView, error) {
+	rs, _, err := h.cfg.Service.ListResources(c.Request.Context(), db, PageParams{})
 	rows := make([]itemView, 0, len(rs))
 	for _, x := range rs {
 		rows = append(rows, itemView{ID: x.ID, Label: x.Name, Name: fv{Value: x.Name}, Quantity: fv{Value: num(x.Quantity)},
 			Position: fv{Value: num(x.Position)}, Active: x.Active})
 	}
-	var fields map[string]string
-	summary := ""
-	if err != nil {
-		fields, summary = formErrors(c, err)
-		status = statusOf(err)
-	}
-	h.listPage(c, p, "resources", "console_resources.html", "menus.resources_page.title", rows, status, failed, fields, summary)
+	return rows, err
 }
 
 func (h *HTTP) createResourceForm(c *gin.Context) {
@@ -1042,19 +1017,7 @@ func (h *HTTP) updateResourceForm(c *gin.Context) {
 }
 
 func (h *HTTP) deleteResourceForm(c *gin.Context) {
-	p, ok := h.pageOf(c)
-	if !ok {
-		return
-	}
-	if err := h.cfg.Service.DeleteResource(c.Request.Context(), p.db, c.Param("id")); err != nil {
-		if apperr.KindOf(err) == apperr.KindConflict {
-			h.resourcesResult(c, 0, "", err)
-			return
-		}
-		h.cfg.Console.Fail(c, err)
-		return
-	}
-	c.Redirect(http.StatusSeeOther, p.base+"/resources?done=deleted")
+	h.deleteItemForm(c, h.cfg.Service.DeleteResource, "/resources", h.resourcesResult)
 }
 
 // ---- What the templates range over ----
