@@ -362,9 +362,16 @@ func (a *app) handler(operatorToken string) (*gin.Engine, error) {
 		Scope: func(*gin.Context) string { return "operator" },
 	}))
 	th.RegisterOperator(platform)
-	public := r.Group("/api/v1/public/:tenant", th.APITenant())
+	// The public endpoints are rate limited before their tenant is resolved,
+	// so a flood is refused without touching a database.
+	limits, err := a.publicLimits(prom)
+	if err != nil {
+		return nil, err
+	}
+	public := r.Group("/api/v1/public/:tenant", limits.API(), th.APITenant())
 	th.RegisterPublic(public)
-	th.RegisterSite(r.Group("/t/:tenant", th.SiteTenant()))
+	site := r.Group("/t/:tenant", limits.Site(a.views), th.SiteTenant())
+	th.RegisterSite(site)
 
 	ccfg := identity.ConsoleConfig{
 		Staff: a.staff, APIKeys: a.apiKeys, AllowList: a.allow, Perms: a.authz, Views: a.views,

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -35,6 +36,20 @@ type Config struct {
 	BaseURL         string        // YOYAKU_BASE_URL: public URL of this installation (links in mails and setup links)
 	SMTPURL         string        // YOYAKU_SMTP_URL: the platform's mail server
 	MailFrom        string        // YOYAKU_MAIL_FROM: the platform's sender address
+
+	// Token buckets of the public endpoints (booking API and site), per
+	// client address and per tenant, for reads and writes.
+	RatePublicAddressRead  Rate // YOYAKU_RATE_PUBLIC_ADDRESS_READ
+	RatePublicAddressWrite Rate // YOYAKU_RATE_PUBLIC_ADDRESS_WRITE
+	RatePublicTenantRead   Rate // YOYAKU_RATE_PUBLIC_TENANT_READ
+	RatePublicTenantWrite  Rate // YOYAKU_RATE_PUBLIC_TENANT_WRITE
+}
+
+// Rate is a token bucket setting: PerSecond requests a second on average,
+// Burst at once. The zero Rate (written "off") sets no limit.
+type Rate struct {
+	PerSecond float64
+	Burst     int
 }
 
 // Var describes one setting for flags, help and the README.
@@ -57,6 +72,10 @@ var Vars = []Var{
 	{"YOYAKU_BASE_URL", "base-url", "", "public URL of this installation, e.g. https://yoyaku.example.jp (default http://ADDR)"},
 	{"YOYAKU_SMTP_URL", "smtp-url", "", "mail server, e.g. smtp://user:pass@mail.example.jp:587 (empty: mail is not sent)"},
 	{"YOYAKU_MAIL_FROM", "mail-from", "", "sender address of the platform's mails, e.g. no-reply@yoyaku.example.jp"},
+	{"YOYAKU_RATE_PUBLIC_ADDRESS_READ", "rate-public-address-read", "10:40", "public reads (GET) per client address (IPv6: per /64): RATE:BURST in requests per second, or off"},
+	{"YOYAKU_RATE_PUBLIC_ADDRESS_WRITE", "rate-public-address-write", "1:5", "public writes (POST...) per client address (IPv6: per /64): RATE:BURST, or off"},
+	{"YOYAKU_RATE_PUBLIC_TENANT_READ", "rate-public-tenant-read", "200:400", "public reads (GET) per tenant: RATE:BURST, or off"},
+	{"YOYAKU_RATE_PUBLIC_TENANT_WRITE", "rate-public-tenant-write", "50:100", "public writes (POST...) per tenant: RATE:BURST, or off"},
 }
 
 // Value returns the value of v from the environment, or its default.
@@ -94,7 +113,42 @@ func Parse(raw map[string]string) (Config, error) {
 		return c, fmt.Errorf("YOYAKU_MAX_BODY_BYTES: %q is not a byte count of at least 1024", raw["max-body-bytes"])
 	}
 	c.MaxBodyBytes = n
+	for _, r := range []struct {
+		env, flag string
+		to        *Rate
+	}{
+		{"YOYAKU_RATE_PUBLIC_ADDRESS_READ", "rate-public-address-read", &c.RatePublicAddressRead},
+		{"YOYAKU_RATE_PUBLIC_ADDRESS_WRITE", "rate-public-address-write", &c.RatePublicAddressWrite},
+		{"YOYAKU_RATE_PUBLIC_TENANT_READ", "rate-public-tenant-read", &c.RatePublicTenantRead},
+		{"YOYAKU_RATE_PUBLIC_TENANT_WRITE", "rate-public-tenant-write", &c.RatePublicTenantWrite},
+	} {
+		if *r.to, err = ParseRate(raw[r.flag]); err != nil {
+			return c, fmt.Errorf("%s: %w", r.env, err)
+		}
+	}
 	return c, c.Check()
+}
+
+// ParseRate reads a Rate written RATE:BURST (10:40 is 10 requests a second
+// on average, 40 at once; 0.5:5 is one every two seconds) or off.
+func ParseRate(s string) (Rate, error) {
+	if s == "off" {
+		return Rate{}, nil
+	}
+	bad := fmt.Errorf("%q is not RATE:BURST such as 10:40 (requests per second, then how many at once) or off", s)
+	rs, bs, ok := strings.Cut(s, ":")
+	if !ok {
+		return Rate{}, bad
+	}
+	r, err := strconv.ParseFloat(rs, 64)
+	if err != nil || math.IsNaN(r) || math.IsInf(r, 0) || r <= 0 || r > 1e6 {
+		return Rate{}, bad
+	}
+	b, err := strconv.Atoi(bs)
+	if err != nil || b < 1 || b > 1e6 {
+		return Rate{}, bad
+	}
+	return Rate{PerSecond: r, Burst: b}, nil
 }
 
 // Check validates the settings that need no database.

@@ -31,6 +31,11 @@ func TestParseDefaults(t *testing.T) {
 		LogLevel:        "info",
 		ShutdownTimeout: 30 * time.Second,
 		MaxBodyBytes:    1 << 20,
+
+		RatePublicAddressRead:  Rate{PerSecond: 10, Burst: 40},
+		RatePublicAddressWrite: Rate{PerSecond: 1, Burst: 5},
+		RatePublicTenantRead:   Rate{PerSecond: 200, Burst: 400},
+		RatePublicTenantWrite:  Rate{PerSecond: 50, Burst: 100},
 	}
 	if c != want {
 		t.Errorf("Parse(defaults) =\n %+v\nwant\n %+v", c, want)
@@ -63,6 +68,8 @@ func TestParseGoodValues(t *testing.T) {
 		{"ipv6", map[string]string{"addr": "[::1]:8080"}},
 		{"smallest body limit", map[string]string{"max-body-bytes": "1024"}},
 		{"minutes", map[string]string{"shutdown-timeout": "2m"}},
+		{"rate limit off", map[string]string{"rate-public-address-read": "off", "rate-public-tenant-write": "off"}},
+		{"fractional rate", map[string]string{"rate-public-address-write": "0.5:3"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -105,6 +112,14 @@ func TestParseBadValues(t *testing.T) {
 		{"body limit with unit", map[string]string{"max-body-bytes": "4096KB"}, "YOYAKU_MAX_BODY_BYTES"},
 		{"body limit two numbers", map[string]string{"max-body-bytes": "2048 4096"}, "YOYAKU_MAX_BODY_BYTES"},
 		{"empty data dir", map[string]string{"data-dir": ""}, "YOYAKU_DATA_DIR"},
+		{"rate without burst", map[string]string{"rate-public-address-read": "10"}, "YOYAKU_RATE_PUBLIC_ADDRESS_READ"},
+		{"rate word", map[string]string{"rate-public-address-write": "fast:5"}, "YOYAKU_RATE_PUBLIC_ADDRESS_WRITE"},
+		{"rate zero", map[string]string{"rate-public-tenant-read": "0:5"}, "YOYAKU_RATE_PUBLIC_TENANT_READ"},
+		{"rate negative", map[string]string{"rate-public-tenant-write": "-1:5"}, "YOYAKU_RATE_PUBLIC_TENANT_WRITE"},
+		{"rate burst zero", map[string]string{"rate-public-address-read": "10:0"}, "YOYAKU_RATE_PUBLIC_ADDRESS_READ"},
+		{"rate burst fraction", map[string]string{"rate-public-address-read": "10:4.5"}, "YOYAKU_RATE_PUBLIC_ADDRESS_READ"},
+		{"rate NaN", map[string]string{"rate-public-address-read": "NaN:5"}, "YOYAKU_RATE_PUBLIC_ADDRESS_READ"},
+		{"rate empty", map[string]string{"rate-public-address-read": ""}, "YOYAKU_RATE_PUBLIC_ADDRESS_READ"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -244,5 +259,22 @@ func TestOperatorTokenFileTooShort(t *testing.T) {
 	}
 	if _, _, _, err := (Config{DataDir: dir}).Operator(); err == nil {
 		t.Error("a too-short token file was accepted")
+	}
+}
+
+func TestParseRate(t *testing.T) {
+	tests := []struct {
+		in   string
+		want Rate
+	}{
+		{"10:40", Rate{PerSecond: 10, Burst: 40}},
+		{"0.5:5", Rate{PerSecond: 0.5, Burst: 5}},
+		{"off", Rate{}},
+	}
+	for _, tt := range tests {
+		got, err := ParseRate(tt.in)
+		if err != nil || got != tt.want {
+			t.Errorf("ParseRate(%q) = %+v, %v; want %+v", tt.in, got, err, tt.want)
+		}
 	}
 }
