@@ -1,17 +1,13 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/yoyaku-oss/yoyaku/modules/identity"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/dbtest"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/dbx"
 	"github.com/yoyaku-oss/yoyaku/modules/tenants"
@@ -22,8 +18,7 @@ import (
 // of two roles each, and the calendar's clock at 2026-01-10 so that both
 // daylight-saving changes of 2026 lie ahead.
 type availAPI struct {
-	t       *testing.T
-	h       http.Handler
+	*apiServer
 	tenants map[string]availTenant // by slug
 }
 
@@ -36,68 +31,13 @@ func newAvailAPI(t *testing.T, loc dbx.Location) *availAPI {
 	a := appFor(t, loc)
 	// The calendar as wireCatalog makes it, on a fixed clock.
 	a.slots = timeslots.NewService(timeslots.Config{Logger: a.log, Menus: a.menus, Now: func() time.Time { return availNow }})
-	ctx := context.Background()
-	out := &availAPI{t: t, tenants: map[string]availTenant{}}
+	out := &availAPI{apiServer: newAPIServer(t, a), tenants: map[string]availTenant{}}
+	out.lang = "en"
 	for slug, zone := range map[string]string{"ny-salon": "America/New_York", "london-salon": "Europe/London"} {
-		tn, err := a.tenants.CreateTenant(ctx, tenants.CreateParams{Slug: slug, Name: slug, TimeZone: zone,
-			Options: []string{"api", "audit_log"}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		newKey := func(role string) string {
-			h, err := a.reg.Acquire(ctx, tn.DB)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer h.Release()
-			db, _ := h.DB(ctx)
-			key, k, err := a.apiKeys.CreateAPIKey(ctx, db, tn.ID, identity.Principal{}, role+" key", role)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := a.assignKeyRole(ctx, db, tn.Tenant, k); err != nil {
-				t.Fatal(err)
-			}
-			return key
-		}
-		out.tenants[slug] = availTenant{admin: newKey("admin"), viewer: newKey("viewer")}
+		tn := out.tenant(tenants.CreateParams{Slug: slug, Name: slug, TimeZone: zone, Options: []string{"api", "audit_log"}})
+		out.tenants[slug] = availTenant{admin: tn.key("admin"), viewer: tn.key("viewer")}
 	}
-	h, err := a.handler("operator-token-0123456789")
-	if err != nil {
-		t.Fatal(err)
-	}
-	out.h = h
 	return out
-}
-
-func (x *availAPI) call(method, path, key, body string) (int, string) {
-	x.t.Helper()
-	req := httptest.NewRequest(method, path, strings.NewReader(body))
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if key != "" {
-		req.Header.Set("Authorization", "Bearer "+key)
-	}
-	req.Header.Set("Accept-Language", "en")
-	w := httptest.NewRecorder()
-	x.h.ServeHTTP(w, req)
-	return w.Code, w.Body.String()
-}
-
-func (x *availAPI) must(want int, method, path, key, body string) map[string]any {
-	x.t.Helper()
-	code, out := x.call(method, path, key, body)
-	if code != want {
-		x.t.Fatalf("%s %s: %d, want %d\n%s", method, path, code, want, out)
-	}
-	var m map[string]any
-	if out != "" {
-		if err := json.Unmarshal([]byte(out), &m); err != nil {
-			x.t.Fatalf("%s %s: not JSON: %s", method, path, out)
-		}
-	}
-	return m
 }
 
 type availAnswer struct {

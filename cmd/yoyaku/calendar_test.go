@@ -1,10 +1,8 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -13,7 +11,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/yoyaku-oss/yoyaku/modules/identity"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/dbtest"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/dbx"
 	"github.com/yoyaku-oss/yoyaku/modules/tenants"
@@ -34,56 +31,20 @@ const calendarBody = `{
 // working hours.
 func TestCalendarAPI(t *testing.T) {
 	dbtest.ForEachEngine(t, func(t *testing.T, loc dbx.Location) {
-		a := appFor(t, loc)
-		ctx := context.Background()
-		tn, err := a.tenants.CreateTenant(ctx, tenants.CreateParams{Slug: "cal-shop", Name: "カレンダー店",
+		api := newAPITenant(t, loc, tenants.CreateParams{Slug: "cal-shop", Name: "カレンダー店",
 			TimeZone: "America/New_York", Options: []string{"api", "audit_log"}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		newKey := func(role string) string {
-			h, err := a.reg.Acquire(ctx, tn.DB)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer h.Release()
-			db, _ := h.DB(ctx)
-			key, k, err := a.apiKeys.CreateAPIKey(ctx, db, tn.ID, identity.Principal{}, role+" key", role)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := a.assignKeyRole(ctx, db, tn.Tenant, k); err != nil {
-				t.Fatal(err)
-			}
-			return key
-		}
-		viewer, admin := newKey("viewer"), newKey("admin")
-		h, err := a.handler("operator-token-0123456789")
-		if err != nil {
-			t.Fatal(err)
-		}
-		call := func(method, path, key, body string) (int, string) {
-			t.Helper()
-			req := httptest.NewRequest(method, path, strings.NewReader(body))
-			if body != "" {
-				req.Header.Set("Content-Type", "application/json")
-			}
-			req.Header.Set("Authorization", "Bearer "+key)
-			req.Header.Set("Accept-Language", "en")
-			w := httptest.NewRecorder()
-			h.ServeHTTP(w, req)
-			return w.Code, w.Body.String()
-		}
+		api.lang = "en"
+		viewer, admin := api.key("viewer"), api.key("admin")
 
-		code, empty := call("GET", "/api/v1/calendar", viewer, "")
+		code, empty := api.call("GET", "/api/v1/calendar", viewer, "")
 		if code != 200 || !strings.Contains(empty, `"time_zone":"America/New_York"`) || !strings.Contains(empty, `"mon":[]`) ||
 			!strings.Contains(empty, `"holiday":null`) || strings.Contains(empty, "updated_at") {
 			t.Fatalf("a new calendar: %d %s", code, empty)
 		}
-		if code, body := call("PUT", "/api/v1/calendar", viewer, calendarBody); code != 403 {
+		if code, body := api.call("PUT", "/api/v1/calendar", viewer, calendarBody); code != 403 {
 			t.Fatalf("a viewer saved the calendar: %d %s", code, body)
 		}
-		code, saved := call("PUT", "/api/v1/calendar", admin, calendarBody)
+		code, saved := api.call("PUT", "/api/v1/calendar", admin, calendarBody)
 		if code != 200 {
 			t.Fatalf("save: %d %s", code, saved)
 		}
@@ -104,7 +65,7 @@ func TestCalendarAPI(t *testing.T) {
 			len(got.SpecialDates) != 1 || got.UpdatedAt == "" {
 			t.Fatalf("saved calendar: %s", saved)
 		}
-		_, before := call("GET", "/api/v1/calendar", viewer, "")
+		_, before := api.call("GET", "/api/v1/calendar", viewer, "")
 
 		bad := []struct {
 			name, body string
@@ -127,7 +88,7 @@ func TestCalendarAPI(t *testing.T) {
 			{"malformed", `{"weekly": `, 400, nil},
 		}
 		for _, tt := range bad {
-			code, body := call("PUT", "/api/v1/calendar", admin, tt.body)
+			code, body := api.call("PUT", "/api/v1/calendar", admin, tt.body)
 			if code != tt.status {
 				t.Errorf("%s: %d %s, want %d", tt.name, code, body, tt.status)
 				continue
@@ -147,28 +108,28 @@ func TestCalendarAPI(t *testing.T) {
 				t.Errorf("%s: fields %v, want %v (%s)", tt.name, fields, tt.fields, body)
 			}
 		}
-		if _, after := call("GET", "/api/v1/calendar", viewer, ""); after != before {
+		if _, after := api.call("GET", "/api/v1/calendar", viewer, ""); after != before {
 			t.Fatalf("refused saves changed the calendar:\n%s\n%s", before, after)
 		}
-		code, log := call("GET", "/api/v1/audit?action=calendar.update", admin, "")
+		code, log := api.call("GET", "/api/v1/audit?action=calendar.update", admin, "")
 		if code != 200 || strings.Count(log, `"action":"calendar.update"`) != 1 || !strings.Contains(log, `"closed_dates"`) {
 			t.Fatalf("audit of the save: %d %s", code, log)
 		}
 
 		// National holidays, by year.
-		code, hol := call("GET", "/api/v1/calendar/holidays?year=2026", viewer, "")
+		code, hol := api.call("GET", "/api/v1/calendar/holidays?year=2026", viewer, "")
 		if code != 200 || !strings.Contains(hol, `{"date":"2026-09-22","name":"国民の休日","name_en":"Citizens' Holiday","kind":"citizens"}`) ||
 			strings.Count(hol, `"date"`) != 18 {
 			t.Fatalf("holidays 2026: %d %s", code, hol)
 		}
 		for _, y := range []string{"1947", "2100", "abc"} {
-			if code, body := call("GET", "/api/v1/calendar/holidays?year="+y, viewer, ""); code != 400 || !strings.Contains(body, `"field":"year"`) {
+			if code, body := api.call("GET", "/api/v1/calendar/holidays?year="+y, viewer, ""); code != 400 || !strings.Contains(body, `"field":"year"`) {
 				t.Errorf("year=%s: %d %s", y, code, body)
 			}
 		}
 
 		// A provider's working hours: only for a provider of the catalog.
-		code, body := call("POST", "/api/v1/providers", admin, `{"name":"佐藤"}`)
+		code, body := api.call("POST", "/api/v1/providers", admin, `{"name":"佐藤"}`)
 		if code != 201 {
 			t.Fatalf("provider: %d %s", code, body)
 		}
@@ -176,20 +137,20 @@ func TestCalendarAPI(t *testing.T) {
 			ID string `json:"id"`
 		}
 		_ = json.Unmarshal([]byte(body), &prov)
-		if code, pw := call("PUT", "/api/v1/calendar/providers/prov-1", admin, `{"weekly": {"tue": [{"start": "12:00", "end": "18:00"}]}}`); code != 404 ||
+		if code, pw := api.call("PUT", "/api/v1/calendar/providers/prov-1", admin, `{"weekly": {"tue": [{"start": "12:00", "end": "18:00"}]}}`); code != 404 ||
 			!strings.Contains(pw, "calendar_provider_not_found") {
 			t.Fatalf("hours of a provider the catalog lacks: %d %s", code, pw)
 		}
-		code, pw := call("PUT", "/api/v1/calendar/providers/"+prov.ID, admin,
+		code, pw := api.call("PUT", "/api/v1/calendar/providers/"+prov.ID, admin,
 			`{"weekly": {"tue": [{"start": "12:00", "end": "18:00"}]}, "days_off": ["2026-12-15", "2026-12-15"]}`)
 		if code != 400 || !strings.Contains(pw, `"field":"days_off[1]"`) {
 			t.Fatalf("duplicate day off: %d %s", code, pw)
 		}
-		code, pw = call("PUT", "/api/v1/calendar/providers/"+prov.ID, admin, `{"weekly": {"tue": [{"start": "12:00", "end": "18:00"}]}, "days_off": ["2026-12-15"]}`)
+		code, pw = api.call("PUT", "/api/v1/calendar/providers/"+prov.ID, admin, `{"weekly": {"tue": [{"start": "12:00", "end": "18:00"}]}, "days_off": ["2026-12-15"]}`)
 		if code != 200 || !strings.Contains(pw, `"id":"`+prov.ID+`"`) || !strings.Contains(pw, `"days_off":["2026-12-15"]`) {
 			t.Fatalf("provider hours: %d %s", code, pw)
 		}
-		code, body = call("POST", "/api/v1/resources", admin, `{"name":"個室","quantity":1}`)
+		code, body = api.call("POST", "/api/v1/resources", admin, `{"name":"個室","quantity":1}`)
 		if code != 201 {
 			t.Fatalf("resource: %d %s", code, body)
 		}
@@ -197,21 +158,21 @@ func TestCalendarAPI(t *testing.T) {
 			ID string `json:"id"`
 		}
 		_ = json.Unmarshal([]byte(body), &res)
-		if code, pw = call("GET", "/api/v1/calendar/resources/"+res.ID, viewer, ""); code != 200 || !strings.Contains(pw, `"weekly":null`) {
+		if code, pw = api.call("GET", "/api/v1/calendar/resources/"+res.ID, viewer, ""); code != 200 || !strings.Contains(pw, `"weekly":null`) {
 			t.Fatalf("resource without hours: %d %s", code, pw)
 		}
-		if code, pw = call("GET", "/api/v1/calendar/resources/bad%20id", viewer, ""); code != 404 || !strings.Contains(pw, "calendar_resource_not_found") {
+		if code, pw = api.call("GET", "/api/v1/calendar/resources/bad%20id", viewer, ""); code != 404 || !strings.Contains(pw, "calendar_resource_not_found") {
 			t.Fatalf("malformed resource id: %d %s", code, pw)
 		}
 
 		// Deleting the provider from the catalog drops its hours with it.
-		if code, body = call("DELETE", "/api/v1/providers/"+prov.ID, admin, ""); code != 204 {
+		if code, body = api.call("DELETE", "/api/v1/providers/"+prov.ID, admin, ""); code != 204 {
 			t.Fatalf("delete provider: %d %s", code, body)
 		}
-		if code, pw = call("GET", "/api/v1/calendar/providers/"+prov.ID, viewer, ""); code != 404 {
+		if code, pw = api.call("GET", "/api/v1/calendar/providers/"+prov.ID, viewer, ""); code != 404 {
 			t.Fatalf("hours of a deleted provider: %d %s", code, pw)
 		}
-		if code, body = call("GET", "/api/v1/audit?action=calendar.provider.delete", admin, ""); code != 200 || !strings.Contains(body, prov.ID) {
+		if code, body = api.call("GET", "/api/v1/audit?action=calendar.provider.delete", admin, ""); code != 200 || !strings.Contains(body, prov.ID) {
 			t.Errorf("no operation-log entry for the dropped hours: %d %s", code, body)
 		}
 	})

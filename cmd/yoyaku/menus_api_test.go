@@ -1,16 +1,12 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/yoyaku-oss/yoyaku/modules/identity"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/dbtest"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/dbx"
 	"github.com/yoyaku-oss/yoyaku/modules/tenants"
@@ -18,76 +14,15 @@ import (
 
 // menusAPI is a real handler with a tenant and keys of three roles.
 type menusAPI struct {
-	t                  *testing.T
-	h                  http.Handler
+	*apiTenant
 	admin, staff, view string
-	slug               string
 }
 
 func newMenusAPI(t *testing.T, loc dbx.Location) *menusAPI {
 	t.Helper()
-	a := appFor(t, loc)
-	ctx := context.Background()
-	tn, err := a.tenants.CreateTenant(ctx, tenants.CreateParams{Slug: "salon-menus", Name: "Salon Menus",
+	x := newAPITenant(t, loc, tenants.CreateParams{Slug: "salon-menus", Name: "Salon Menus",
 		Options: []string{"api", "audit_log"}, OwnerEmail: "owner@salon-menus.example.jp"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	newKey := func(role string) string {
-		h, err := a.reg.Acquire(ctx, tn.DB)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer h.Release()
-		db, _ := h.DB(ctx)
-		key, k, err := a.apiKeys.CreateAPIKey(ctx, db, tn.ID, identity.Principal{}, role+" key", role)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := a.assignKeyRole(ctx, db, tn.Tenant, k); err != nil {
-			t.Fatal(err)
-		}
-		return key
-	}
-	h, err := a.handler("operator-token-0123456789")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &menusAPI{t: t, h: h, admin: newKey("admin"), staff: newKey("staff"), view: newKey("viewer"), slug: tn.Slug}
-}
-
-// call sends body (JSON, or none) with key and decodes the answer.
-func (m *menusAPI) call(method, path, key, body string, hdr ...string) (int, map[string]any) {
-	m.t.Helper()
-	req := httptest.NewRequest(method, path, strings.NewReader(body))
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if key != "" {
-		req.Header.Set("Authorization", "Bearer "+key)
-	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
-	w := httptest.NewRecorder()
-	m.h.ServeHTTP(w, req)
-	var out map[string]any
-	if w.Body.Len() > 0 {
-		if err := json.Unmarshal(w.Body.Bytes(), &out); err != nil {
-			m.t.Fatalf("%s %s: not JSON (%d): %s", method, path, w.Code, w.Body)
-		}
-	}
-	return w.Code, out
-}
-
-// must fails unless the answer has status want; it returns the body.
-func (m *menusAPI) must(want int, method, path, key, body string) map[string]any {
-	m.t.Helper()
-	code, out := m.call(method, path, key, body)
-	if code != want {
-		m.t.Fatalf("%s %s: %d, want %d\n%v", method, path, code, want, out)
-	}
-	return out
+	return &menusAPI{apiTenant: x, admin: x.key("admin"), staff: x.key("staff"), view: x.key("viewer")}
 }
 
 func fieldCodes(body map[string]any) []string {
@@ -128,11 +63,11 @@ func TestMenusAPICatalogRoundTrip(t *testing.T) {
 			"provider_ids":[%q],"resources":[{"resource_id":%q,"quantity":1}],
 			"rules":{"opens_days_before":30,"closes_minutes_before":60,"max_per_member":1,"max_per_member_period":"week"}}`,
 			cat["id"], sato["id"], room["id"])
-		code, menu := api.call("POST", "/api/v1/menus", api.admin, body, "Idempotency-Key", "menu-create-1")
+		code, menu := api.callJSON("POST", "/api/v1/menus", api.admin, body, "Idempotency-Key", "menu-create-1")
 		if code != 201 {
 			t.Fatalf("create menu: %d %v", code, menu)
 		}
-		if code, again := api.call("POST", "/api/v1/menus", api.admin, body, "Idempotency-Key", "menu-create-1"); code != 201 || again["id"] != menu["id"] {
+		if code, again := api.callJSON("POST", "/api/v1/menus", api.admin, body, "Idempotency-Key", "menu-create-1"); code != 201 || again["id"] != menu["id"] {
 			t.Fatalf("replayed creation: %d %v, want the same menu %v", code, again["id"], menu["id"])
 		}
 		id := menu["id"].(string)
@@ -169,7 +104,7 @@ func TestMenusAPICatalogRoundTrip(t *testing.T) {
 		if len(items(second)) != 1 || second["next_cursor"] != nil {
 			t.Fatalf("second page: %v", second)
 		}
-		if code, body := api.call("GET", "/api/v1/menus?limit=1000", api.view, ""); code != 400 || !slices.Contains(fieldCodes(body), "limit:range") {
+		if code, body := api.callJSON("GET", "/api/v1/menus?limit=1000", api.view, ""); code != 400 || !slices.Contains(fieldCodes(body), "limit:range") {
 			t.Fatalf("limit 1000: %d %v", code, body)
 		}
 
@@ -182,7 +117,7 @@ func TestMenusAPICatalogRoundTrip(t *testing.T) {
 		if ps := items(api.must(200, "GET", "/api/v1/providers", api.view, "")); len(ps) != 1 || ps[0]["active"] != false {
 			t.Fatalf("providers: %v", ps)
 		}
-		if code, body := api.call("PATCH", "/api/v1/resources/"+room["id"].(string), api.admin, `{"quantity":0}`); code != 400 || !slices.Contains(fieldCodes(body), "quantity:range") {
+		if code, body := api.callJSON("PATCH", "/api/v1/resources/"+room["id"].(string), api.admin, `{"quantity":0}`); code != 400 || !slices.Contains(fieldCodes(body), "quantity:range") {
 			t.Fatalf("resource quantity 0: %d %v", code, body)
 		}
 		if rs := items(api.must(200, "GET", "/api/v1/resources", api.view, "")); len(rs) != 1 || rs[0]["quantity"] != 2.0 {
@@ -191,12 +126,12 @@ func TestMenusAPICatalogRoundTrip(t *testing.T) {
 
 		// A provider or resource in use is kept (409), free once the menu goes.
 		for _, p := range []string{"/api/v1/providers/" + sato["id"].(string), "/api/v1/resources/" + room["id"].(string)} {
-			code, body := api.call("DELETE", p, api.admin, "")
+			code, body := api.callJSON("DELETE", p, api.admin, "")
 			if code != 409 || !strings.HasSuffix(body["code"].(string), "_in_use") {
 				t.Fatalf("DELETE %s in use: %d %v", p, code, body)
 			}
 		}
-		if code, _ := api.call("DELETE", "/api/v1/menus/"+id, api.admin, ""); code != 204 {
+		if code, _ := api.callJSON("DELETE", "/api/v1/menus/"+id, api.admin, ""); code != 204 {
 			t.Fatalf("archive menu: %d", code)
 		}
 		if a := api.must(200, "GET", "/api/v1/menus/"+id, api.view, ""); a["archived"] != true {
@@ -209,14 +144,14 @@ func TestMenusAPICatalogRoundTrip(t *testing.T) {
 			t.Fatalf("%d menus with the archived, want 3", n)
 		}
 		for _, p := range []string{"/api/v1/providers/" + sato["id"].(string), "/api/v1/resources/" + room["id"].(string), "/api/v1/categories/" + cat["id"].(string)} {
-			if code, body := api.call("DELETE", p, api.admin, ""); code != 204 {
+			if code, body := api.callJSON("DELETE", p, api.admin, ""); code != 204 {
 				t.Fatalf("DELETE %s: %d %v", p, code, body)
 			}
-			if code, _ := api.call("GET", p, api.view, ""); code != 404 {
+			if code, _ := api.callJSON("GET", p, api.view, ""); code != 404 {
 				t.Fatalf("GET %s after deletion: %d", p, code)
 			}
 		}
-		if code, body := api.call("GET", "/api/v1/menus/0123abcd", api.view, ""); code != 404 || body["code"] != "menu_not_found" {
+		if code, body := api.callJSON("GET", "/api/v1/menus/0123abcd", api.view, ""); code != 404 || body["code"] != "menu_not_found" {
 			t.Fatalf("unknown menu: %d %v", code, body)
 		}
 
@@ -280,7 +215,7 @@ func TestMenusAPIRefusals(t *testing.T) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				code, body := api.call("POST", "/api/v1/menus", api.admin, tt.body, "Accept-Language", "en")
+				code, body := api.callJSON("POST", "/api/v1/menus", api.admin, tt.body, "Accept-Language", "en")
 				if code != 400 || body["code"] != "validation" || !slices.Contains(fieldCodes(body), tt.want) {
 					t.Fatalf("%d %v, want 400 with %s", code, body, tt.want)
 				}
@@ -299,14 +234,14 @@ func TestMenusAPIRefusals(t *testing.T) {
 		}
 
 		// A Japanese client reads Japanese messages.
-		_, body := api.call("POST", "/api/v1/menus", api.admin, with("duration_minutes", 62))
+		_, body := api.callJSON("POST", "/api/v1/menus", api.admin, with("duration_minutes", 62))
 		if errs := body["errors"].([]any); !strings.Contains(errs[0].(map[string]any)["message"].(string), "5分単位") {
 			t.Errorf("Japanese message: %v", errs)
 		}
 
 		// A change with bad input changes nothing.
 		m := api.must(201, "POST", "/api/v1/menus", api.admin, with())
-		code, body := api.call("PATCH", "/api/v1/menus/"+m["id"].(string), api.admin, `{"capacity":0,"name":"変更"}`)
+		code, body := api.callJSON("PATCH", "/api/v1/menus/"+m["id"].(string), api.admin, `{"capacity":0,"name":"変更"}`)
 		if code != 400 || !slices.Contains(fieldCodes(body), "capacity:range") {
 			t.Fatalf("bad PATCH: %d %v", code, body)
 		}
@@ -325,7 +260,7 @@ func TestMenusAPIRefusals(t *testing.T) {
 				{"POST", "/api/v1/categories", `{"name":"x"}`},
 				{"PUT", "/api/v1/booking-rules", `{}`},
 			} {
-				if code, body := api.call(w.method, w.path, key, w.body); code != 403 || body["code"] != "permission_denied" {
+				if code, body := api.callJSON(w.method, w.path, key, w.body); code != 403 || body["code"] != "permission_denied" {
 					t.Errorf("%s %s without menus edit: %d %v", w.method, w.path, code, body)
 				}
 			}
@@ -357,13 +292,10 @@ func TestMenusAPIPublicCatalog(t *testing.T) {
 			"booking_mode":"hours","price":0,"approval_required":false}`)
 		api.must(204, "DELETE", "/api/v1/menus/"+gone["id"].(string), api.admin, "")
 
-		req := httptest.NewRequest("GET", "/api/v1/public/"+api.slug+"/menus", nil)
-		w := httptest.NewRecorder()
-		api.h.ServeHTTP(w, req)
-		if w.Code != 200 {
-			t.Fatalf("public menus: %d %s", w.Code, w.Body)
+		code, raw := api.call("GET", "/api/v1/public/"+api.tn.Slug+"/menus", "", "")
+		if code != 200 {
+			t.Fatalf("public menus: %d %s", code, raw)
 		}
-		raw := w.Body.String()
 		for _, secret := range []string{"非公開メニュー", "終了したメニュー", "内部メモ", "秘密の説明", "休職中", "staff_only"} {
 			if strings.Contains(raw, secret) {
 				t.Errorf("the public catalog shows %q:\n%s", secret, raw)
@@ -373,7 +305,7 @@ func TestMenusAPIPublicCatalog(t *testing.T) {
 			Categories []map[string]any `json:"categories"`
 			Menus      []map[string]any `json:"menus"`
 		}
-		if err := json.Unmarshal(w.Body.Bytes(), &out); err != nil {
+		if err := json.Unmarshal([]byte(raw), &out); err != nil {
 			t.Fatal(err)
 		}
 		if len(out.Categories) != 1 || len(out.Menus) != 2 {
@@ -387,7 +319,7 @@ func TestMenusAPIPublicCatalog(t *testing.T) {
 		if members["name"] != "会員限定ヨガ" || members["members_only"] != true || members["price"] != nil || members["duration_minutes"] != nil {
 			t.Errorf("members-only menu shows more than its badge: %v", members)
 		}
-		if code, _ := api.call("GET", "/api/v1/public/no-such-tenant/menus", "", ""); code != 404 {
+		if code, _ := api.callJSON("GET", "/api/v1/public/no-such-tenant/menus", "", ""); code != 404 {
 			t.Errorf("unknown tenant: %d", code)
 		}
 	})

@@ -5,83 +5,32 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/uptrace/bun"
 
-	"github.com/yoyaku-oss/yoyaku/modules/identity"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/dbtest"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/dbx"
 	"github.com/yoyaku-oss/yoyaku/modules/tenants"
 )
 
 // slotsAPI is a real handler with a tenant in tz, keys of two roles and a
-// way into the tenant's database (to play the part of reservations).
-type slotsAPI struct {
-	*menusAPI
-	inDB func(fn func(db bun.IDB) error)
-}
+// way into the tenant's database (inDB, to play the part of reservations).
+type slotsAPI struct{ *menusAPI }
 
 func newSlotsAPI(t *testing.T, loc dbx.Location, tz string) *slotsAPI {
 	t.Helper()
-	a := appFor(t, loc)
-	ctx := context.Background()
-	tn, err := a.tenants.CreateTenant(ctx, tenants.CreateParams{Slug: "yoga-slots", Name: "ヨガ教室", TimeZone: tz,
+	x := newAPITenant(t, loc, tenants.CreateParams{Slug: "yoga-slots", Name: "ヨガ教室", TimeZone: tz,
 		Options: []string{"api", "audit_log"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	inDB := func(fn func(db bun.IDB) error) {
-		t.Helper()
-		h, err := a.reg.Acquire(ctx, tn.DB)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer h.Release()
-		db, err := h.DB(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := fn(db); err != nil {
-			t.Fatal(err)
-		}
-	}
-	newKey := func(role string) (key string) {
-		inDB(func(db bun.IDB) error {
-			k, ak, err := a.apiKeys.CreateAPIKey(ctx, db, tn.ID, identity.Principal{}, role+" key", role)
-			if err != nil {
-				return err
-			}
-			key = k
-			return a.assignKeyRole(ctx, db, tn.Tenant, ak)
-		})
-		return key
-	}
-	h, err := a.handler("operator-token-0123456789")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := &menusAPI{t: t, h: h, admin: newKey("admin"), view: newKey("viewer"), slug: tn.Slug}
-	return &slotsAPI{menusAPI: m, inDB: inDB}
+	return &slotsAPI{&menusAPI{apiTenant: x, admin: x.key("admin"), view: x.key("viewer")}}
 }
 
-// raw sends a request and returns the status, headers and body text.
+// raw sends a request in English and returns the status, headers and body text.
 func (s *slotsAPI) raw(method, path, key, body string, hdr ...string) (int, http.Header, string) {
 	s.t.Helper()
-	req := httptest.NewRequest(method, path, strings.NewReader(body))
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.Header.Set("Authorization", "Bearer "+key)
-	req.Header.Set("Accept-Language", "en")
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
-	w := httptest.NewRecorder()
-	s.h.ServeHTTP(w, req)
+	w := s.serve(method, path, key, body, append([]string{"Accept-Language", "en"}, hdr...)...)
 	return w.Code, w.Header(), w.Body.String()
 }
 
@@ -187,13 +136,13 @@ func TestSlotsAPI(t *testing.T) {
 			{"from=2026-02-30", "from:calendar_date"},
 			{"limit=500", "limit:range"},
 		} {
-			code, p := api.call("GET", "/api/v1/slots?"+tt.q, viewer, "")
+			code, p := api.callJSON("GET", "/api/v1/slots?"+tt.q, viewer, "")
 			if code != 400 || !slices.Equal(fieldCodes(p), []string{tt.field}) {
 				t.Errorf("list ?%s: %d %v", tt.q, code, p)
 			}
 		}
 		api.must(200, "GET", "/api/v1/slots/"+eventID, viewer, "")
-		if code, p := api.call("GET", "/api/v1/slots/0123456789abcdef0123456789abcdef", viewer, ""); code != 404 || p["code"] != "slot_not_found" {
+		if code, p := api.callJSON("GET", "/api/v1/slots/0123456789abcdef0123456789abcdef", viewer, ""); code != 404 || p["code"] != "slot_not_found" {
 			t.Fatalf("unknown session: %d %v", code, p)
 		}
 		ser := api.must(200, "GET", "/api/v1/slot-series/"+created.Series.ID, viewer, "")
@@ -221,7 +170,7 @@ func TestSlotsAPI(t *testing.T) {
 			{"capacity as text", fmt.Sprintf(`{"menu_id":%q,"starts_at":"2026-12-20T10:00","capacity":"ten"}`, yoga), []string{"capacity:type"}},
 		}
 		for _, tt := range bad {
-			code, p := api.call("POST", "/api/v1/slots", admin, tt.body, "Accept-Language", "ja")
+			code, p := api.callJSON("POST", "/api/v1/slots", admin, tt.body, "Accept-Language", "ja")
 			if code != 400 || !slices.Equal(fieldCodes(p), tt.fields) {
 				t.Errorf("%s: %d %v, want 400 %v", tt.name, code, p, tt.fields)
 				continue
@@ -247,7 +196,7 @@ func TestSlotsAPI(t *testing.T) {
 			}
 			return err
 		})
-		code, p := api.call("PATCH", "/api/v1/slots/"+s0, admin, `{"capacity":6,"closed":true}`)
+		code, p := api.callJSON("PATCH", "/api/v1/slots/"+s0, admin, `{"capacity":6,"closed":true}`)
 		if code != 409 || p["code"] != "slot_capacity_below_booked" || !strings.Contains(fmt.Sprint(p["detail"]), "7") {
 			t.Fatalf("capacity below booked: %d %v", code, p)
 		}
@@ -260,18 +209,18 @@ func TestSlotsAPI(t *testing.T) {
 		if got := api.must(200, "PATCH", "/api/v1/slots/"+s0, admin, `{"closed":false}`); got["closed"] != false || got["remaining"] != 0.0 {
 			t.Fatalf("reopened: %v", got)
 		}
-		if code, p := api.call("PATCH", "/api/v1/slots/"+s0, viewer, `{"closed":true}`); code != 403 {
+		if code, p := api.callJSON("PATCH", "/api/v1/slots/"+s0, viewer, `{"closed":true}`); code != 403 {
 			t.Fatalf("a viewer closed a session: %d %v", code, p)
 		}
 
 		// A booked session stays; a free one goes.
-		if code, p := api.call("DELETE", "/api/v1/slots/"+s0, admin, ""); code != 409 || p["code"] != "slot_booked" {
+		if code, p := api.callJSON("DELETE", "/api/v1/slots/"+s0, admin, ""); code != 409 || p["code"] != "slot_booked" {
 			t.Fatalf("delete booked: %d %v", code, p)
 		}
 		if code, _, body := api.raw("DELETE", "/api/v1/slots/"+eventID, admin, ""); code != 204 {
 			t.Fatalf("delete free: %d %s", code, body)
 		}
-		if code, _ := api.call("GET", "/api/v1/slots/"+eventID, viewer, ""); code != 404 {
+		if code, _ := api.callJSON("GET", "/api/v1/slots/"+eventID, viewer, ""); code != 404 {
 			t.Fatalf("a deleted session: %d", code)
 		}
 		// The series' future free sessions go, the booked one stays.

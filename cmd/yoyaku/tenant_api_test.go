@@ -1,14 +1,10 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
-	"github.com/yoyaku-oss/yoyaku/modules/identity"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/dbtest"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/dbx"
 	"github.com/yoyaku-oss/yoyaku/modules/tenants"
@@ -18,67 +14,21 @@ import (
 // may read and is refused every write route, whatever the route.
 func TestTenantAPIRoles(t *testing.T) {
 	dbtest.ForEachEngine(t, func(t *testing.T, loc dbx.Location) {
-		a := appFor(t, loc)
-		ctx := context.Background()
-		tn, err := a.tenants.CreateTenant(ctx, tenants.CreateParams{Slug: "api-shop", Name: "API Shop",
+		api := newAPITenant(t, loc, tenants.CreateParams{Slug: "api-shop", Name: "API Shop",
 			Options: []string{"api", "audit_log"}, OwnerEmail: "owner@api-shop.example.jp"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		newKey := func(role string) string {
-			h, err := a.reg.Acquire(ctx, tn.DB)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer h.Release()
-			db, _ := h.DB(ctx)
-			key, k, err := a.apiKeys.CreateAPIKey(ctx, db, tn.ID, identity.Principal{}, role+" key", role)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := a.assignKeyRole(ctx, db, tn.Tenant, k); err != nil {
-				t.Fatal(err)
-			}
-			return key
-		}
-		viewer, admin := newKey("viewer"), newKey("admin")
-		h, err := a.handler("operator-token-0123456789")
-		if err != nil {
-			t.Fatal(err)
-		}
-		call := func(method, path, key, body string) (int, map[string]any) {
-			t.Helper()
-			var rd *strings.Reader
-			if body == "" {
-				rd = strings.NewReader("")
-			} else {
-				rd = strings.NewReader(body)
-			}
-			req := httptest.NewRequest(method, path, rd)
-			if body != "" {
-				req.Header.Set("Content-Type", "application/json")
-			}
-			if key != "" {
-				req.Header.Set("Authorization", "Bearer "+key)
-			}
-			w := httptest.NewRecorder()
-			h.ServeHTTP(w, req)
-			var out map[string]any
-			_ = json.Unmarshal(w.Body.Bytes(), &out)
-			return w.Code, out
-		}
+		viewer, admin := api.key("viewer"), api.key("admin")
 
 		// Every write route of the tenant API, found from the router itself
 		// so that a route added later is covered too.
 		writes := 0
-		for _, r := range h.Routes() {
+		for _, r := range api.h.Routes() {
 			if !strings.HasPrefix(r.Path, "/api/v1/") || strings.HasPrefix(r.Path, "/api/v1/public/") ||
 				strings.HasPrefix(r.Path, "/api/v1/platform/") || r.Method == http.MethodGet {
 				continue
 			}
 			writes++
 			path := strings.ReplaceAll(r.Path, ":id", "0123abcd")
-			code, body := call(r.Method, path, viewer, `{}`)
+			code, body := api.callJSON(r.Method, path, viewer, `{}`)
 			if code != http.StatusForbidden || body["code"] != "permission_denied" {
 				t.Errorf("viewer key %s %s: %d %v, want 403 permission_denied", r.Method, r.Path, code, body)
 			}
@@ -87,36 +37,36 @@ func TestTenantAPIRoles(t *testing.T) {
 			t.Fatalf("found %d write routes; the route scan is broken", writes)
 		}
 
-		if code, me := call("GET", "/api/v1/me", viewer, ""); code != 200 || me["role"] != "viewer" {
+		if code, me := api.callJSON("GET", "/api/v1/me", viewer, ""); code != 200 || me["role"] != "viewer" {
 			t.Fatalf("viewer /me: %d %v", code, me)
 		} else if perms, _ := me["permissions"].(map[string]any); perms["reservations"] != "view" || perms["staff"] != "none" {
 			t.Fatalf("viewer permissions %v", perms)
 		}
-		if code, _ := call("GET", "/api/v1/staff", viewer, ""); code != 403 {
+		if code, _ := api.callJSON("GET", "/api/v1/staff", viewer, ""); code != 403 {
 			t.Fatalf("viewer lists staff: %d", code)
 		}
-		if code, _ := call("GET", "/api/v1/me", "", ""); code != 401 {
+		if code, _ := api.callJSON("GET", "/api/v1/me", "", ""); code != 401 {
 			t.Fatalf("no key: %d", code)
 		}
-		if code, body := call("GET", "/api/v1/me", "yk_"+tn.ID+"_notarealsecretnotarealsecretnotarealsecret1", ""); code != 401 || body["code"] != "api_key_invalid" {
+		if code, body := api.callJSON("GET", "/api/v1/me", "yk_"+api.tn.ID+"_notarealsecretnotarealsecretnotarealsecret1", ""); code != 401 || body["code"] != "api_key_invalid" {
 			t.Fatalf("wrong key: %d %v", code, body)
 		}
 
-		code, inv := call("POST", "/api/v1/staff", admin, `{"email":"taro@api-shop.example.jp","display_name":"Taro","role":"staff"}`)
+		code, inv := api.callJSON("POST", "/api/v1/staff", admin, `{"email":"taro@api-shop.example.jp","display_name":"Taro","role":"staff"}`)
 		if code != 201 || !strings.Contains(inv["setup_url"].(string), "/t/api-shop/admin/setup/") {
 			t.Fatalf("admin invites: %d %v", code, inv)
 		}
-		if code, body := call("POST", "/api/v1/staff", admin, `{"email":"boss@api-shop.example.jp","role":"owner"}`); code != 403 {
+		if code, body := api.callJSON("POST", "/api/v1/staff", admin, `{"email":"boss@api-shop.example.jp","role":"owner"}`); code != 403 {
 			t.Fatalf("an admin key appointed an owner: %d %v", code, body)
 		}
-		code, log := call("GET", "/api/v1/audit?action=access.denied", admin, "")
+		code, log := api.callJSON("GET", "/api/v1/audit?action=access.denied", admin, "")
 		if code != 200 {
 			t.Fatalf("audit: %d %v", code, log)
 		}
 		if items, _ := log["items"].([]any); len(items) < writes {
 			t.Fatalf("%d refusals logged, want at least %d", len(items), writes)
 		}
-		if code, log = call("GET", "/api/v1/audit?action=staff.invited", admin, ""); code != 200 || len(log["items"].([]any)) != 1 {
+		if code, log = api.callJSON("GET", "/api/v1/audit?action=staff.invited", admin, ""); code != 200 || len(log["items"].([]any)) != 1 {
 			t.Fatalf("invitation not logged: %d %v", code, log)
 		}
 	})
