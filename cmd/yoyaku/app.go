@@ -34,6 +34,7 @@ import (
 	"github.com/yoyaku-oss/yoyaku/modules/platform/outbox"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/tenantdb"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/view"
+	"github.com/yoyaku-oss/yoyaku/modules/reservations"
 	"github.com/yoyaku-oss/yoyaku/modules/tenants"
 	"github.com/yoyaku-oss/yoyaku/modules/timeslots"
 	"github.com/yoyaku-oss/yoyaku/web"
@@ -58,6 +59,9 @@ type app struct {
 	notices *notices.Service
 	menus   *menus.Service
 	slots   *timeslots.Service // the business calendar, sessions and availability
+	// reservations is the booking engine (made by registerReservations
+	// unless a test set its own).
+	reservations *reservations.Service
 }
 
 // migrationMode says what to do with a control database behind the binary.
@@ -423,6 +427,7 @@ func (a *app) handler(operatorToken string) (*gin.Engine, error) {
 	mh.RegisterConsole(admin.Group("", console.RequireSession()))
 	// The business calendar: tenant API and console page.
 	a.registerCalendar(tenantAPI, public, admin.Group("", console.RequireSession()), identity.NewAPI(ccfg, a.cfg.PublicURL()).Need, console)
+	a.registerReservations(tenantAPI, public, idAPI.Need)
 	return r, nil
 }
 
