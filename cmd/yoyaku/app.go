@@ -341,6 +341,9 @@ func (a *app) handler(operatorToken string) (*gin.Engine, error) {
 		Catalog:      a.catalog,
 		Registerer:   prom,
 		MaxBodyBytes: a.cfg.MaxBodyBytes,
+		// Behind a load balancer the client's address (rate limits,
+		// allow-lists) comes from X-Forwarded-For set by these alone.
+		TrustedProxies: a.cfg.TrustedProxyList(),
 	})
 	if err != nil {
 		return nil, err

@@ -157,3 +157,36 @@ func rateLimitHandler(t *testing.T, a *app, slugs ...string) http.Handler {
 	}
 	return h
 }
+
+// Behind a configured proxy each client counts by the address the proxy
+// puts in X-Forwarded-For; anyone else's X-Forwarded-For is ignored.
+func TestRateLimitBehindTrustedProxy(t *testing.T) {
+	loc := dbtest.NewLocation(t, dbx.SQLite)
+	a := appWith(t, loc, map[string]string{
+		"rate-public-address-read": "0.01:1",
+		"trusted-proxies":          "10.0.0.0/8",
+	})
+	h := rateLimitHandler(t, a, "proxied-shop")
+	get := func(from, xff string) int {
+		req := httptest.NewRequest("GET", "/api/v1/public/proxied-shop", nil)
+		req.RemoteAddr = from + ":40000"
+		req.Header.Set("X-Forwarded-For", xff)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		return w.Code
+	}
+	// Two clients through the balancer: a bucket each.
+	if get("10.0.0.5", "203.0.113.1") != 200 || get("10.0.0.5", "203.0.113.2") != 200 {
+		t.Fatal("two clients behind the proxy did not get a bucket each")
+	}
+	if code := get("10.0.0.6", "203.0.113.1"); code != http.StatusTooManyRequests {
+		t.Errorf("the first client again, through another balancer: %d, want 429", code)
+	}
+	// A client outside cannot pick a fresh bucket by forging the header.
+	if get("198.51.100.9", "203.0.113.3") != 200 {
+		t.Fatal("first direct request refused")
+	}
+	if code := get("198.51.100.9", "203.0.113.4"); code != http.StatusTooManyRequests {
+		t.Errorf("a forged X-Forwarded-For from an untrusted address: %d, want 429", code)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"math"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -43,6 +44,8 @@ type Config struct {
 	RatePublicAddressWrite Rate // YOYAKU_RATE_PUBLIC_ADDRESS_WRITE
 	RatePublicTenantRead   Rate // YOYAKU_RATE_PUBLIC_TENANT_READ
 	RatePublicTenantWrite  Rate // YOYAKU_RATE_PUBLIC_TENANT_WRITE
+
+	TrustedProxies string // YOYAKU_TRUSTED_PROXIES: comma-separated addresses or CIDRs of reverse proxies
 }
 
 // Rate is a token bucket setting: PerSecond requests a second on average,
@@ -76,6 +79,7 @@ var Vars = []Var{
 	{"YOYAKU_RATE_PUBLIC_ADDRESS_WRITE", "rate-public-address-write", "1:5", "public writes (POST...) per client address (IPv6: per /64): RATE:BURST, or off"},
 	{"YOYAKU_RATE_PUBLIC_TENANT_READ", "rate-public-tenant-read", "200:400", "public reads (GET) per tenant: RATE:BURST, or off"},
 	{"YOYAKU_RATE_PUBLIC_TENANT_WRITE", "rate-public-tenant-write", "50:100", "public writes (POST...) per tenant: RATE:BURST, or off"},
+	{"YOYAKU_TRUSTED_PROXIES", "trusted-proxies", "", "reverse proxies whose X-Forwarded-For gives the client address: comma-separated addresses or CIDRs, e.g. 10.0.0.0/8 (empty: none)"},
 }
 
 // Value returns the value of v from the environment, or its default.
@@ -100,6 +104,8 @@ func Parse(raw map[string]string) (Config, error) {
 		BaseURL:       strings.TrimRight(raw["base-url"], "/"),
 		SMTPURL:       raw["smtp-url"],
 		MailFrom:      raw["mail-from"],
+
+		TrustedProxies: raw["trusted-proxies"],
 	}
 	d, err := time.ParseDuration(raw["shutdown-timeout"])
 	if err != nil || d <= 0 {
@@ -186,7 +192,26 @@ func (c Config) Check() error {
 	if c.BaseURL != "" && !strings.HasPrefix(c.BaseURL, "http://") && !strings.HasPrefix(c.BaseURL, "https://") {
 		return fmt.Errorf("YOYAKU_BASE_URL: %q must start with http:// or https://", c.BaseURL)
 	}
+	for _, p := range c.TrustedProxyList() {
+		if _, err := netip.ParsePrefix(p); err == nil {
+			continue
+		}
+		if _, err := netip.ParseAddr(p); err != nil {
+			return fmt.Errorf("YOYAKU_TRUSTED_PROXIES: %q is not an IP address or a CIDR range such as 10.0.0.0/8", p)
+		}
+	}
 	return nil
+}
+
+// TrustedProxyList is TrustedProxies as a list (nil when empty).
+func (c Config) TrustedProxyList() []string {
+	var out []string
+	for _, p := range strings.Split(c.TrustedProxies, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // PublicURL is BaseURL, or http://ADDR when none is set.

@@ -70,6 +70,7 @@ func TestParseGoodValues(t *testing.T) {
 		{"minutes", map[string]string{"shutdown-timeout": "2m"}},
 		{"rate limit off", map[string]string{"rate-public-address-read": "off", "rate-public-tenant-write": "off"}},
 		{"fractional rate", map[string]string{"rate-public-address-write": "0.5:3"}},
+		{"trusted proxies", map[string]string{"trusted-proxies": "10.0.0.0/8, 192.0.2.7,2001:db8::/32"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -120,6 +121,8 @@ func TestParseBadValues(t *testing.T) {
 		{"rate burst fraction", map[string]string{"rate-public-address-read": "10:4.5"}, "YOYAKU_RATE_PUBLIC_ADDRESS_READ"},
 		{"rate NaN", map[string]string{"rate-public-address-read": "NaN:5"}, "YOYAKU_RATE_PUBLIC_ADDRESS_READ"},
 		{"rate empty", map[string]string{"rate-public-address-read": ""}, "YOYAKU_RATE_PUBLIC_ADDRESS_READ"},
+		{"trusted proxy name", map[string]string{"trusted-proxies": "10.0.0.0/8,lb.internal"}, "YOYAKU_TRUSTED_PROXIES"},
+		{"trusted proxy bad CIDR", map[string]string{"trusted-proxies": "10.0.0.0/33"}, "YOYAKU_TRUSTED_PROXIES"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

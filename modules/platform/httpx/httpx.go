@@ -23,6 +23,11 @@ type Options struct {
 	Registerer   prometheus.Registerer // where HTTP metrics are registered; nil: none
 	MaxBodyBytes int64                 // request bodies above this are refused with 413 (default 1 MiB)
 	TLS          bool                  // served over TLS: secure cookies and HSTS
+	// TrustedProxies are the addresses or CIDR ranges of the reverse proxies
+	// (load balancers) in front of Yoyaku: only from them is X-Forwarded-For
+	// believed as the client's address (rate limits, allow-lists, logs).
+	// Empty: the socket's address is the client's.
+	TrustedProxies []string
 }
 
 // DefaultMaxBodyBytes is the request body limit when none is configured.
@@ -63,7 +68,11 @@ func New(o Options) (*gin.Engine, error) {
 	r.RemoveExtraSlash = false
 	// Client addresses come from the socket unless a deployment configures
 	// trusted proxies explicitly; X-Forwarded-For is not believed by default.
-	if err := r.SetTrustedProxies(nil); err != nil {
+	var proxies []string
+	if len(o.TrustedProxies) > 0 {
+		proxies = o.TrustedProxies
+	}
+	if err := r.SetTrustedProxies(proxies); err != nil {
 		return nil, err
 	}
 	// limitBody runs after language and securityHeaders so that a 413 it
