@@ -20,6 +20,7 @@ import (
 
 	"github.com/yoyaku-oss/yoyaku/migrations"
 	"github.com/yoyaku-oss/yoyaku/modules/identity"
+	"github.com/yoyaku-oss/yoyaku/modules/members"
 	"github.com/yoyaku-oss/yoyaku/modules/menus"
 	"github.com/yoyaku-oss/yoyaku/modules/notices"
 	"github.com/yoyaku-oss/yoyaku/modules/notify"
@@ -59,6 +60,10 @@ type app struct {
 	notices *notices.Service
 	menus   *menus.Service
 	slots   *timeslots.Service // the business calendar, sessions and availability
+	members *members.Service   // member accounts of the booking sites
+	// memberReservations renders the my page's reservations section (set
+	// by the reservations wiring; nil shows a placeholder).
+	memberReservations members.ReservationsHook
 	// reservations is the booking engine (made by registerReservations
 	// unless a test set its own).
 	reservations *reservations.Service
@@ -184,6 +189,7 @@ func openApp(ctx context.Context, cfg config.Config, log *slog.Logger, mode migr
 	a.notices = notices.NewService(notices.Config{Control: control, Tenants: a.tenants, Logger: log,
 		OnPublished: a.announceNotice})
 	a.wireCatalog()
+	a.wireMembers()
 	ok = true
 	return a, nil
 }
@@ -391,6 +397,7 @@ func (a *app) handler(operatorToken string) (*gin.Engine, error) {
 	ccfg.Nav = append(ccfg.Nav, calendarNav)
 	ccfg.Nav = append(ccfg.Nav, timetableNav)
 	ccfg.Nav = append(ccfg.Nav, menus.Nav()...)
+	ccfg.Nav = append(ccfg.Nav, members.Nav()...)
 	console := identity.NewConsole(ccfg)
 	admin := r.Group("/t/:tenant/admin", th.SiteTenant(), a.allow.RequireAllowedIP(console.FailPage))
 	console.Register(admin)
@@ -430,6 +437,8 @@ func (a *app) handler(operatorToken string) (*gin.Engine, error) {
 	mh.RegisterConsole(admin.Group("", console.RequireSession()))
 	// The business calendar: tenant API and console page.
 	a.registerCalendar(tenantAPI, public, admin.Group("", console.RequireSession()), identity.NewAPI(ccfg, a.cfg.PublicURL()).Need, console)
+	// Members: tenant API, booking-site pages and console pages.
+	a.registerMembers(tenantAPI, r.Group("/t/:tenant", th.SiteTenant()), admin.Group("", console.RequireSession()), idAPI.Need, console)
 	a.registerReservations(tenantAPI, public, idAPI.Need)
 	return r, nil
 }

@@ -244,6 +244,31 @@ func (s *Service) verifyPassword(ctx context.Context, phc, password string) (ok,
 	return ok, rehash, nil
 }
 
+// HashPassword, VerifyPassword and SpendDummyHash give other account kinds
+// (members of the booking site) the staff accounts' hashing: the same
+// argon2id cost, the same bounded concurrency, the same normalisation, so
+// one policy holds for every password the service stores.
+
+// HashPassword returns the PHC string of password (see hashPassword). It
+// does not apply the policy: call CheckPassword first.
+func (s *Service) HashPassword(ctx context.Context, password string) (string, error) {
+	return s.hashPassword(ctx, password)
+}
+
+// VerifyPassword reports whether password matches the PHC string phc, and
+// whether phc should be recomputed with the current cost.
+func (s *Service) VerifyPassword(ctx context.Context, phc, password string) (ok, rehash bool, err error) {
+	return s.verifyPassword(ctx, phc, password)
+}
+
+// SpendDummyHash costs what a failed VerifyPassword costs, for an unknown
+// account, so that refusing it takes as long as a wrong password.
+func (s *Service) SpendDummyHash(ctx context.Context, password string) { s.spendDummyHash(ctx, password) }
+
+// ThrottleSource is the key under which login failures from sourceIP are
+// counted: the address for IPv4, its /64 for IPv6, "" when unparseable.
+func ThrottleSource(sourceIP string) string { return throttleSource(sourceIP) }
+
 // spendDummyHash verifies a password against a hash of nothing, so that an
 // unknown or disabled account takes as long to refuse as a wrong password.
 func (s *Service) spendDummyHash(ctx context.Context, password string) {

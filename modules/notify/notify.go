@@ -41,6 +41,13 @@ const (
 	// EventStaff2FAChanged tells a staff member that two-factor sign-in was
 	// turned on or off for their account (payload Staff2FAChanged).
 	EventStaff2FAChanged = "staff.2fa_changed"
+	// EventMemberVerify goes to a member who registered on the booking
+	// site (or whom staff added with a verification mail) with the link
+	// that confirms the address (payload MemberVerify).
+	EventMemberVerify = "member.verify"
+	// EventMemberPasswordReset goes to a member with a password-reset link
+	// for the booking site (payload MemberPasswordReset).
+	EventMemberPasswordReset = "member.password_reset"
 	// EventMailTest is a test mail to any address (payload MailTest).
 	EventMailTest = "mail.test"
 	// EventNoticePublished tells a tenant's contact address of the
@@ -87,6 +94,24 @@ type Staff2FAChanged struct {
 	ChangedBy   string    `json:"changed_by" validate:"max=200"` // who did it, when not the member (an administrator's reset)
 	At          time.Time `json:"at,omitzero"`                   // when; default the time of sending
 	Lang        string    `json:"lang,omitempty" validate:"omitempty,oneof=ja en"`
+}
+
+// MemberVerify is the payload of member.verify.
+type MemberVerify struct {
+	Email     string    `json:"email" validate:"required,max=254,email"`
+	Name      string    `json:"name" validate:"max=200"`
+	VerifyURL string    `json:"verify_url" validate:"required,max=2000,http_url"`
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	Lang      string    `json:"lang,omitempty" validate:"omitempty,oneof=ja en"`
+}
+
+// MemberPasswordReset is the payload of member.password_reset.
+type MemberPasswordReset struct {
+	Email     string    `json:"email" validate:"required,max=254,email"`
+	Name      string    `json:"name" validate:"max=200"`
+	ResetURL  string    `json:"reset_url" validate:"required,max=2000,http_url"`
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	Lang      string    `json:"lang,omitempty" validate:"omitempty,oneof=ja en"`
 }
 
 // MailTest is the payload of mail.test.

@@ -112,6 +112,24 @@ var events = map[string]eventDef{
 			}
 		},
 	},
+	EventMemberVerify: {
+		decode: decodeAs[MemberVerify],
+		sample: func(lang string) payload {
+			return MemberVerify{
+				Email: "hanako@example.jp", Name: sampleName(lang, "予約 花子", "Hanako Yoyaku"),
+				VerifyURL: "https://yoyaku.example.jp/t/sample/verify/SAMPLE", ExpiresAt: sampleTime.Add(24 * time.Hour),
+			}
+		},
+	},
+	EventMemberPasswordReset: {
+		decode: decodeAs[MemberPasswordReset],
+		sample: func(lang string) payload {
+			return MemberPasswordReset{
+				Email: "hanako@example.jp", Name: sampleName(lang, "予約 花子", "Hanako Yoyaku"),
+				ResetURL: "https://yoyaku.example.jp/t/sample/reset/SAMPLE", ExpiresAt: sampleTime.Add(time.Hour),
+			}
+		},
+	},
 	EventMailTest: {
 		copyable: true,
 		decode:   decodeAs[MailTest],
@@ -162,6 +180,24 @@ func (p Staff2FAChanged) vars(rc renderContext) map[string]any {
 	return withTenant(rc, map[string]any{
 		"Email": p.Email, "DisplayName": orEmail(p.DisplayName, p.Email), "Enabled": p.Enabled,
 		"ChangedBy": p.ChangedBy, "ChangedAt": formatTime(at, rc),
+	})
+}
+
+func (p MemberVerify) recipient() string { return p.Email }
+func (p MemberVerify) language() string  { return p.Lang }
+func (p MemberVerify) vars(rc renderContext) map[string]any {
+	return withTenant(rc, map[string]any{
+		"Email": p.Email, "DisplayName": orEmail(p.Name, p.Email), "VerifyURL": p.VerifyURL,
+		"ExpiresAt": formatTime(p.ExpiresAt, rc),
+	})
+}
+
+func (p MemberPasswordReset) recipient() string { return p.Email }
+func (p MemberPasswordReset) language() string  { return p.Lang }
+func (p MemberPasswordReset) vars(rc renderContext) map[string]any {
+	return withTenant(rc, map[string]any{
+		"Email": p.Email, "DisplayName": orEmail(p.Name, p.Email), "ResetURL": p.ResetURL,
+		"ExpiresAt": formatTime(p.ExpiresAt, rc),
 	})
 }
 

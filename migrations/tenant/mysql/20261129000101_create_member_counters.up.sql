@@ -1,0 +1,4 @@
+CREATE TABLE member_counters (
+    name  VARCHAR(32) NOT NULL PRIMARY KEY,
+    value BIGINT      NOT NULL
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin

@@ -1,0 +1,1 @@
+INSERT INTO member_counters (name, value) VALUES ('member_number', 0)
