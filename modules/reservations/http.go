@@ -352,7 +352,7 @@ func (h *HTTP) list(c *gin.Context) {
 // bindOptional binds a JSON body when there is one (state changes may be
 // sent without a body).
 func bindOptional(c *gin.Context, dst any) error {
-	if c.Request.ContentLength == 0 && c.GetHeader("Content-Type") == "" {
+	if c.Request.ContentLength == 0 {
 		return nil
 	}
 	return httpx.BindJSON(c, dst)
