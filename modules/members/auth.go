@@ -264,7 +264,7 @@ func (s *Service) ResetPassword(ctx context.Context, db bun.IDB, tenantSlug, tok
 		return Member{}, err
 	}
 	if err := identity.CheckPassword(password, m.Email, tenantSlug); err != nil {
-		return Member{}, err
+		return m, err // the page shows the form again, for m's address
 	}
 	phc, err := s.pw.HashPassword(ctx, password)
 	if err != nil {
