@@ -3,6 +3,7 @@ module github.com/yoyaku-oss/yoyaku
 go 1.26.8
 
 require (
+	github.com/arran4/golang-ical v0.3.4
 	github.com/casbin/casbin/v2 v2.135.0
 	github.com/chromedp/chromedp v0.23.0
 	github.com/gin-gonic/gin v1.12.0

@@ -2,6 +2,7 @@ package notify_test
 
 import (
 	"context"
+	"fmt"
 	"html"
 	"io"
 	"net/http"
@@ -455,7 +456,15 @@ func TestConsoleMailSettings(t *testing.T) {
 			t.Fatalf("%d settings changes logged", n)
 		}
 		page = owner.get(t, p.header.Get("Location"), 200).body
-		contains(t, "saved settings", page, "送信の設定を保存しました", `value="花見サロン 予約係"`, `value="mail.test" id="copy-0" checked`, `value="staff.2fa_changed" id="copy-1" checked`)
+		copyID := map[string]string{} // the checkboxes list the copyable types in order
+		for _, et := range notify.EventTypes() {
+			if et.Copyable {
+				copyID[et.Type] = fmt.Sprintf("copy-%d", len(copyID))
+			}
+		}
+		contains(t, "saved settings", page, "送信の設定を保存しました", `value="花見サロン 予約係"`,
+			`value="mail.test" id="`+copyID["mail.test"]+`" checked`, `value="staff.2fa_changed" id="`+copyID["staff.2fa_changed"]+`" checked`,
+			`value="reservation.created" id="`+copyID["reservation.created"]+`">`)
 
 		for _, c := range []struct {
 			name string

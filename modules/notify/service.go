@@ -43,6 +43,13 @@ type Config struct {
 	// PlatformName is the sender name of the platform's own mails
 	// (operator notices); default "Yoyaku".
 	PlatformName string
+	// SiteURL is the platform's public address (YOYAKU_BASE_URL), for
+	// the booking-site links of reservation mails; "" leaves them out.
+	SiteURL string
+	// Reservations reads a reservation at send time: a reminder of a
+	// cancelled or moved reservation is dropped, and mails name the
+	// provider. Nil: neither.
+	Reservations ReservationLookup
 	Now          func() time.Time // default time.Now
 	Logger       *slog.Logger     // default: discard
 }
@@ -57,6 +64,8 @@ type Service struct {
 	from         string
 	idHost       string
 	platformName string
+	siteURL      string
+	lookup       ReservationLookup
 	defaults     defaults
 	compiled     map[string]compiled // the defaults, parsed once
 	validate     *validator.Validate
@@ -84,7 +93,8 @@ func NewService(cfg Config) (*Service, error) {
 	if cfg.PlatformName = oneLine(cfg.PlatformName); cfg.PlatformName == "" {
 		cfg.PlatformName = "Yoyaku"
 	}
-	s := &Service{now: cfg.Now, log: cfg.Logger, validate: validate.New(), platformName: cfg.PlatformName}
+	s := &Service{now: cfg.Now, log: cfg.Logger, validate: validate.New(), platformName: cfg.PlatformName,
+		siteURL: strings.TrimRight(cfg.SiteURL, "/"), lookup: cfg.Reservations}
 	if cfg.From != "" {
 		if _, ok := bareAddress(cfg.From); !ok {
 			return nil, fmt.Errorf("notify: the from-address %q is not one plain address", cfg.From)
@@ -133,11 +143,12 @@ func pickLang(langs ...string) string {
 }
 
 func (s *Service) renderContext(t TenantInfo, lang string) renderContext {
-	return renderContext{tenant: t, lang: lang, loc: zone(t.TimeZone), now: s.now()}
+	return renderContext{tenant: t, lang: lang, loc: zone(t.TimeZone), now: s.now(), siteURL: s.siteURL}
 }
 
 func sampleContext(lang string) renderContext {
-	return renderContext{tenant: sampleTenant, lang: lang, loc: zone(sampleTenant.TimeZone), now: sampleTime}
+	return renderContext{tenant: sampleTenant, lang: lang, loc: zone(sampleTenant.TimeZone), now: sampleTime,
+		siteURL: "https://yoyaku.example.jp"}
 }
 
 // Deliver sends the mail of one event: to its recipient and, when the
@@ -168,16 +179,30 @@ func (s *Service) Deliver(ctx context.Context, db bun.IDB, t TenantInfo, eventID
 	if !s.smtp.Configured() {
 		return ErrNotConfigured
 	}
+	if rm, ok := p.(ReservationMail); ok {
+		stale, err := s.stale(ctx, db, eventType, &rm)
+		if err != nil {
+			return err
+		}
+		if stale {
+			s.log.InfoContext(ctx, "reminder of a cancelled or moved reservation not sent", "event_id", eventID)
+			return nil
+		}
+		p = rm
+	}
 	settings, err := s.store.settings(ctx, db, false)
 	if err != nil {
 		return err
 	}
 	lang := pickLang(p.language(), t.Locale)
-	primary, ok := bareAddress(p.recipient())
-	if !ok {
-		return ErrBadEvent.WithCause(fmt.Errorf("notify: %s event %s: the recipient is not an address", eventType, eventID))
+	var envs []envelope
+	primary := ""
+	if p.recipient() != "" || !def.optionalRecipient {
+		if primary, ok = bareAddress(p.recipient()); !ok {
+			return ErrBadEvent.WithCause(fmt.Errorf("notify: %s event %s: the recipient is not an address", eventType, eventID))
+		}
+		envs = append(envs, envelope{to: p.recipient(), key: primary, lang: lang, messageID: messageID(eventID, s.idHost, primary, false)})
 	}
-	envs := []envelope{{to: p.recipient(), key: primary, lang: lang, messageID: messageID(eventID, s.idHost, primary, false)}}
 	if def.copyable && slices.Contains(settings.CopyEvents, eventType) {
 		seen := map[string]bool{primary: true}
 		for _, addr := range t.ContactEmails {
@@ -208,20 +233,33 @@ func (s *Service) Deliver(ctx context.Context, db bun.IDB, t TenantInfo, eventID
 	}
 	rendered := map[string]Rendered{}
 	for _, e := range todo {
-		if _, ok := rendered[e.lang]; ok {
+		if _, ok := rendered[renderKey(e)]; ok {
 			continue
 		}
-		r, err := s.renderEvent(ctx, db, t, eventType, e.lang, p)
+		pe := p
+		if cp, ok := p.(copyPayload); ok && e.copy {
+			pe = cp.forCopy()
+		}
+		r, err := s.renderEvent(ctx, db, t, eventType, e.lang, pe)
 		if err != nil {
 			return err
 		}
-		rendered[e.lang] = r
+		rendered[renderKey(e)] = r
 	}
-	return s.send(ctx, db, eventID, eventType, todo, recs, rendered, settings, t)
+	return s.send(ctx, db, eventID, eventType, p, todo, recs, rendered, settings, t)
+}
+
+// renderKey keys a rendering: by language, and apart for copies, whose
+// payload may leave out what is the recipient's alone.
+func renderKey(e envelope) string {
+	if e.copy {
+		return e.lang + "/copy"
+	}
+	return e.lang
 }
 
 // send sends todo over one connection and records each outcome.
-func (s *Service) send(ctx context.Context, db bun.IDB, eventID, eventType string, todo []envelope, recs map[string]deliveryRow,
+func (s *Service) send(ctx context.Context, db bun.IDB, eventID, eventType string, p payload, todo []envelope, recs map[string]deliveryRow,
 	rendered map[string]Rendered, settings Settings, t TenantInfo) error {
 	h := header{fromName: senderName(settings, t), from: s.from, replyTo: settings.ReplyTo, date: s.clock()}
 	if events[eventType].platform {
@@ -230,7 +268,16 @@ func (s *Service) send(ctx context.Context, db bun.IDB, eventID, eventType strin
 	}
 	msgs := make([]*gomail.Msg, len(todo))
 	for i, e := range todo {
-		m, err := buildMessage(e, h, rendered[e.lang])
+		eh := h
+		if cp, ok := p.(calendarPayload); ok && !e.copy {
+			// The recipient's own calendar entry; copies carry none.
+			part, ok := cp.calendar(eventType, calendarContext{host: s.calendarHost(), organizer: s.from, name: t.Name,
+				now: h.date, lang: e.lang})
+			if ok {
+				eh.calendar = &part
+			}
+		}
+		m, err := buildMessage(e, eh, rendered[renderKey(e)])
 		if err != nil {
 			return ErrBadEvent.WithCause(fmt.Errorf("notify: %s event %s: %w", eventType, eventID, err))
 		}
@@ -302,6 +349,15 @@ func (s *Service) sendAll(ctx context.Context, msgs []*gomail.Msg) error {
 	// adds nothing.
 	_ = cl.SendWithSMTPClient(conn, msgs...)
 	return nil
+}
+
+// calendarHost is the right-hand side of .ics UIDs, as in Message-IDs
+// (yoyaku.HOST): one reservation keeps one UID in every mail.
+func (s *Service) calendarHost() string {
+	if s.idHost != "" {
+		return "yoyaku." + s.idHost
+	}
+	return "yoyaku.invalid"
 }
 
 func senderName(st Settings, t TenantInfo) string {
@@ -584,7 +640,7 @@ func (s *Service) SendTest(ctx context.Context, db bun.IDB, t TenantInfo, p Test
 	}
 	eventID := "test-" + hex.EncodeToString(u[:])
 	env := envelope{to: p.To, key: key, lang: lang, messageID: messageID(eventID, s.idHost, key, false)}
-	sendErr := s.send(ctx, db, eventID, typ, []envelope{env}, nil, map[string]Rendered{lang: r}, settings, t)
+	sendErr := s.send(ctx, db, eventID, typ, sample, []envelope{env}, nil, map[string]Rendered{lang: r}, settings, t)
 	recs, err := s.store.eventDeliveries(ctx, db, eventID)
 	if err != nil {
 		return Delivery{}, err

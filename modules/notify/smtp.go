@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -283,6 +284,7 @@ type header struct {
 	from     string
 	replyTo  string
 	date     time.Time
+	calendar *calendarPart // an .ics to attach; nil for none
 }
 
 // buildMessage assembles one message. Every header value is made one line
@@ -313,6 +315,15 @@ func buildMessage(env envelope, h header, r Rendered) (*gomail.Msg, error) {
 	m.SetBodyString(gomail.TypeTextPlain, crlf.Replace(r.Text))
 	if r.HTML != "" {
 		m.AddAlternativeString(gomail.TypeTextHTML, crlf.Replace(r.HTML))
+	}
+	if c := h.calendar; c != nil {
+		// A file of its own beside the text and HTML alternatives
+		// (multipart/mixed), so every client offers it; the method
+		// parameter lets calendar clients treat it as an update.
+		if err := m.AttachReader("invite.ics", bytes.NewReader(c.data), gomail.WithFileContentType(gomail.ContentType(c.contentType())),
+			gomail.WithFileEncoding(gomail.EncodingB64)); err != nil {
+			return nil, fmt.Errorf("calendar: %w", err)
+		}
 	}
 	return m, nil
 }

@@ -48,14 +48,20 @@ type renderContext struct {
 	lang   string
 	loc    *time.Location
 	now    time.Time
+	// siteURL is the platform's public address (links to the booking
+	// site); "" leaves them out.
+	siteURL string
 }
 
 // eventDef is one event type: how to read its payload and a sample.
 type eventDef struct {
 	copyable bool
 	platform bool // the operator's mail: not editable, platform sender
-	decode   func(raw json.RawMessage, v *validator.Validate) (payload, error)
-	sample   func(lang string) payload
+	// optionalRecipient: the payload may name no recipient; then only the
+	// tenant's copies (if any) go out.
+	optionalRecipient bool
+	decode            func(raw json.RawMessage, v *validator.Validate) (payload, error)
+	sample            func(lang string) payload
 }
 
 func decodeAs[T payload](raw json.RawMessage, v *validator.Validate) (payload, error) {
@@ -130,6 +136,12 @@ var events = map[string]eventDef{
 			}
 		},
 	},
+	EventReservationCreated:   reservationDef(),
+	EventReservationConfirmed: reservationDef(),
+	EventReservationRejected:  reservationDef(),
+	EventReservationChanged:   reservationDef(),
+	EventReservationCancelled: reservationDef(),
+	EventReservationReminder:  reservationDef(),
 	EventMailTest: {
 		copyable: true,
 		decode:   decodeAs[MailTest],
