@@ -31,13 +31,15 @@ clean:
 # protoc from Debian (apt-get install -y protobuf-compiler) and the
 # protoc-gen-go and protoc-gen-go-grpc pinned in tools/go.mod, built into bin/.
 # The output names protoc's version: regenerate with the same protoc (Debian
-# 12's 3.21.12) to get byte-identical files.
+# 12's 3.21.12) to get byte-identical files. PROTO_OUT=dir writes elsewhere
+# (scripts/test.sh compares such a copy with the committed files).
 PROTO_DIR := sdk/proto
+PROTO_OUT ?= $(PROTO_DIR)
 proto:
 	@command -v protoc >/dev/null 2>&1 || { echo "make proto: protoc not found; apt-get install -y protobuf-compiler" >&2; exit 1; }
 	cd tools && $(GO) build -o ../bin/protoc-gen-go google.golang.org/protobuf/cmd/protoc-gen-go
 	cd tools && $(GO) build -o ../bin/protoc-gen-go-grpc google.golang.org/grpc/cmd/protoc-gen-go-grpc
 	protoc -I $(PROTO_DIR) \
-		--plugin=protoc-gen-go=bin/protoc-gen-go --go_out=$(PROTO_DIR) --go_opt=paths=source_relative \
-		--plugin=protoc-gen-go-grpc=bin/protoc-gen-go-grpc --go-grpc_out=$(PROTO_DIR) --go-grpc_opt=paths=source_relative \
+		--plugin=protoc-gen-go=bin/protoc-gen-go --go_out=$(PROTO_OUT) --go_opt=paths=source_relative \
+		--plugin=protoc-gen-go-grpc=bin/protoc-gen-go-grpc --go-grpc_out=$(PROTO_OUT) --go-grpc_opt=paths=source_relative \
 		$(sort $(wildcard $(PROTO_DIR)/yoyaku/plugin/v1/*.proto))

@@ -20,6 +20,17 @@ if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null
 else
   skipped+=("browser suites (no chromium on PATH; apt-get install chromium)")
 fi
+# The generated plugin contract (sdk/proto) must be what make proto makes;
+# the files name protoc's version, so only Debian 12's protoc can tell.
+protoc_want="libprotoc 3.21.12"
+if ! command -v protoc >/dev/null 2>&1; then
+  skipped+=("generated-code check of sdk/proto (no protoc on PATH; apt-get install protobuf-compiler)")
+elif [[ "$(protoc --version)" != "$protoc_want" ]]; then
+  skipped+=("generated-code check of sdk/proto ($(protoc --version) is not $protoc_want, whose output is committed)")
+else
+  echo "Generated-code check: make proto with $protoc_want"
+  check_proto=1
+fi
 if [[ ${#skipped[@]} -gt 0 ]]; then
   for s in "${skipped[@]}"; do banner "SKIPPING: $s"; done
   if [[ "${CI:-}" == "true" ]]; then
@@ -35,7 +46,22 @@ fi
 
 status=0
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+gen=$(mktemp -d)
+trap 'rm -rf "$log" "$gen"' EXIT
+if [[ -n "${check_proto:-}" ]]; then
+  echo "== sdk/proto: make proto reproduces the committed code"
+  if make -s proto PROTO_OUT="$gen" >/dev/null; then
+    while IFS= read -r f; do
+      if ! cmp -s "$gen/$f" "sdk/proto/$f"; then
+        echo "sdk/proto/$f differs from what make proto generates: run make proto and commit the result" >&2
+        status=1
+      fi
+    done < <(cd "$gen" && find . -name '*.go' | sed 's|^\./||' | sort)
+  else
+    echo "make proto failed" >&2
+    status=1
+  fi
+fi
 # The root module goes last, so the run closes on its (largest) test list.
 mods=$(find . -name go.mod -not -path './bin/*' -not -path './data/*' -not -path '*/testdata/*' -not -path './go.mod' | sort)
 for mod in $mods ./go.mod; do
