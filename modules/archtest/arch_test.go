@@ -47,6 +47,12 @@ func checkImports(edges []edge) []string {
 		if !ok {
 			continue
 		}
+		if under(from, "sdk") {
+			if msg := checkSDKImport(e); msg != "" {
+				add(msg)
+			}
+			continue
+		}
 		if plugin, ok := pluginOf(from); ok {
 			if msg := checkPluginImport(plugin, e); msg != "" {
 				add(msg)
@@ -106,6 +112,17 @@ func checkModuleImport(x string, known bool, e edge) string {
 		}
 	}
 	return ""
+}
+
+// checkSDKImport checks an import made by a package of the sdk module: it
+// imports nothing of this project outside sdk/, since plugins depend on it
+// alone.
+func checkSDKImport(e edge) string {
+	to, inProject := rel(e.to)
+	if e.to == "" || !inProject || under(to, "sdk") {
+		return ""
+	}
+	return display(e.from) + " imports " + display(e.to) + ": the sdk imports nothing of this project outside sdk/ (plugins depend on the sdk alone)"
 }
 
 // checkPluginImport checks an import made by a package of plugins/<plugin>.
@@ -243,6 +260,15 @@ func TestImportRules(t *testing.T) {
 			}
 			if suffix, ok := strings.CutPrefix(p.ImportPath, modPath); ok && (suffix == "" || suffix[0] == '/') {
 				edges = append(edges, p.edges(label+suffix)...)
+			}
+		}
+	}
+
+	// The sdk is a Go module of its own too.
+	if _, err := os.Stat(filepath.Join(root, "sdk", "go.mod")); err == nil {
+		for _, p := range goList(t, filepath.Join(root, "sdk")) {
+			if !p.Standard && under(p.ImportPath, project+"/sdk") {
+				edges = append(edges, p.edges(p.ImportPath)...)
 			}
 		}
 	}
@@ -385,6 +411,8 @@ func TestCheckImportsCatchesViolations(t *testing.T) {
 		{from: project + "/plugins/stripe", to: sdk + "/payments"},
 		{from: project + "/plugins/stripe", to: project + "/plugins/stripe/internal/api"},
 		{from: project + "/plugins/stripe", to: "google.golang.org/grpc"},
+		{from: sdk + "/host", to: sdk + "/manifest"},
+		{from: sdk, to: "github.com/hashicorp/go-plugin"},
 
 		// Forbidden.
 		{from: m + "platform", to: m + "tenants", want: []string{"modules/platform", "modules/tenants"}},
@@ -402,6 +430,8 @@ func TestCheckImportsCatchesViolations(t *testing.T) {
 		{from: project + "/plugins/stripe", to: m + "reservations", want: []string{"plugins/stripe", "modules/reservations"}},
 		{from: project + "/plugins/stripe/internal/api", to: project + "/cmd/yoyaku", want: []string{"plugins/stripe/internal/api", "cmd/yoyaku"}},
 		{from: project + "/plugins/stripe", to: project + "/plugins/square", want: []string{"plugins/stripe", "plugins/square"}},
+		{from: sdk + "/host", to: m + "platform/apperr", want: []string{sdk + "/host", "modules/platform/apperr"}},
+		{from: sdk + "/examples/hello", to: project + "/plugins/stripe", want: []string{sdk + "/examples/hello", "plugins/stripe"}},
 	}
 
 	var all []edge
