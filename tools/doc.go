@@ -1,6 +1,8 @@
 // Package tools pins the programs Yoyaku's tests and developers run but the
 // product does not link: go.mod's tool directives name them at fixed
-// versions (today mailpit, the SMTP server of the mail tests).
+// versions: mailpit, the SMTP server of the mail tests, and protoc-gen-go and
+// protoc-gen-go-grpc, which `make proto` builds into ../bin to generate the
+// plugin contract's Go code in ../sdk/proto.
 //
 //	go tool mailpit --help                            # run it from here
 //	go build -o ../bin/mailpit github.com/axllent/mailpit   # what the test harness does

@@ -398,6 +398,7 @@ func (a *app) handler(operatorToken string) (*gin.Engine, error) {
 	ccfg.Nav = append(ccfg.Nav, timetableNav)
 	ccfg.Nav = append(ccfg.Nav, menus.Nav()...)
 	ccfg.Nav = append(ccfg.Nav, members.Nav()...)
+	ccfg.Nav = append(ccfg.Nav, reservations.Nav()...)
 	console := identity.NewConsole(ccfg)
 	admin := r.Group("/t/:tenant/admin", th.SiteTenant(), a.allow.RequireAllowedIP(console.FailPage))
 	console.Register(admin)
@@ -440,6 +441,7 @@ func (a *app) handler(operatorToken string) (*gin.Engine, error) {
 	// Members: tenant API, booking-site pages and console pages.
 	a.registerMembers(tenantAPI, r.Group("/t/:tenant", th.SiteTenant()), admin.Group("", console.RequireSession()), idAPI.Need, console)
 	a.registerReservations(tenantAPI, public, idAPI.Need)
+	a.registerReservationsConsole(admin.Group("", console.RequireSession()), console)
 	return r, nil
 }
 

@@ -632,6 +632,12 @@ func (s *Service) List(ctx context.Context, db bun.IDB, f Filter) ([]Reservation
 	if f.MenuID != "" && !validID(f.MenuID) {
 		v.Add("menu_id", "catalog_unknown_reference", nil)
 	}
+	if f.Offset < 0 || f.Offset > MaxOffset {
+		v.Add("offset", "range", map[string]any{"Min": 0, "Max": MaxOffset})
+	}
+	if utf8.RuneCountInString(f.Query) > MaxQuery {
+		v.Add("q", "max", map[string]any{"Param": MaxQuery})
+	}
 	if !f.From.IsZero() && !f.To.IsZero() && f.To.Before(f.From) {
 		v.Add("to", "availability_to_before_from", map[string]any{"From": f.From.Format(time.RFC3339)})
 	}

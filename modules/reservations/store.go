@@ -405,8 +405,16 @@ type Filter struct {
 	Status   Status
 	MemberID string
 	Number   string
-	Limit    int    // 1–MaxPage, default DefaultPage
-	After    string // cursor from the previous page
+	// Query finds a reservation by its number or the customer's name,
+	// kana, e-mail or phone (a part of any; hiragana finds katakana).
+	Query string
+	// Desc lists the latest start first (the cursor pages ascending only).
+	Desc bool
+	// Offset skips that many (the console's numbered pages), at most
+	// MaxOffset; not with After.
+	Offset int
+	Limit  int    // 1–MaxPage, default DefaultPage
+	After  string // cursor from the previous page
 }
 
 func cursorOf(r Reservation) string {
@@ -443,11 +451,21 @@ func selectRows(ctx context.Context, db bun.IDB, f Filter) ([]row, error) {
 	if f.Number != "" {
 		q = q.Where("number = ?", f.Number)
 	}
+	if f.Query != "" {
+		q = whereQuery(q, f.Query)
+	}
 	if f.After != "" {
 		at, id, _ := parseCursor(f.After)
 		q = q.Where("(starts_at > ? OR (starts_at = ? AND id > ?))", at, at, id)
 	}
-	if err := q.OrderExpr("starts_at, id").Limit(int64(f.Limit)).Scan(ctx); err != nil {
+	order := "starts_at, id"
+	if f.Desc {
+		order = "starts_at DESC, id DESC"
+	}
+	if f.Offset > 0 {
+		q = q.Offset(int64(f.Offset))
+	}
+	if err := q.OrderExpr(order).Limit(int64(f.Limit)).Scan(ctx); err != nil {
 		return nil, fmt.Errorf("reservations: list: %w", err)
 	}
 	return rows, nil
