@@ -383,8 +383,9 @@ func (a *app) handler(operatorToken string) (*gin.Engine, error) {
 	}
 	public := r.Group("/api/v1/public/:tenant", limits.API(), th.APITenant())
 	th.RegisterPublic(public)
+	// The booking site (its home is the menu list) is registered with the
+	// booking engine below (registerBookingSite).
 	site := r.Group("/t/:tenant", limits.Site(a.views), th.SiteTenant())
-	th.RegisterSite(site)
 
 	ccfg := identity.ConsoleConfig{
 		Staff: a.staff, APIKeys: a.apiKeys, AllowList: a.allow, Perms: a.authz, Views: a.views,
@@ -441,6 +442,7 @@ func (a *app) handler(operatorToken string) (*gin.Engine, error) {
 	// Members: tenant API, booking-site pages and console pages.
 	a.registerMembers(tenantAPI, r.Group("/t/:tenant", th.SiteTenant()), admin.Group("", console.RequireSession()), idAPI.Need, console)
 	a.registerReservations(tenantAPI, public, idAPI.Need)
+	a.registerBookingSite(site)
 	a.registerReservationsConsole(admin.Group("", console.RequireSession()), console)
 	return r, nil
 }

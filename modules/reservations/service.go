@@ -107,6 +107,10 @@ type BookInput struct {
 	// RequestKey identifies the request (a hash of the idempotency scope
 	// and key): a second booking with the same key answers the first.
 	RequestKey string
+	// CancelToken is the guest's cancel token when the caller derives it
+	// (the booking site, from its secret request key, so that a replayed
+	// double submit leads to the same cancel link); "" draws a random one.
+	CancelToken string
 }
 
 // Booked is the answer of Book.
@@ -425,8 +429,10 @@ func (s *Service) Book(ctx context.Context, db bun.IDB, t tenants.Tenant, in Boo
 	}
 	var token string
 	if !staff {
-		if token, err = newToken(); err != nil {
-			return Booked{}, err
+		if token = in.CancelToken; token == "" {
+			if token, err = newToken(); err != nil {
+				return Booked{}, err
+			}
 		}
 	}
 	var evs []outbox.Event
