@@ -174,7 +174,10 @@ func openApp(ctx context.Context, cfg config.Config, log *slog.Logger, mode migr
 		_ = reg.Close()
 		return nil, fmt.Errorf("YOYAKU_SMTP_URL: %w", err)
 	}
-	if a.mail, err = notify.NewService(notify.Config{SMTP: smtp, From: cfg.MailFrom, Logger: log}); err != nil {
+	// Reservation mails link to the booking site and read the reservation
+	// when they go out (a reminder of a cancelled one is dropped).
+	if a.mail, err = notify.NewService(notify.Config{SMTP: smtp, From: cfg.MailFrom, Logger: log, SiteURL: cfg.PublicURL(),
+		Reservations: a.reservationState}); err != nil {
 		_ = reg.Close()
 		return nil, fmt.Errorf("mail: %w", err)
 	}
@@ -444,6 +447,8 @@ func (a *app) handler(operatorToken string) (*gin.Engine, error) {
 	a.registerReservations(tenantAPI, public, idAPI.Need)
 	a.registerBookingSite(site)
 	a.registerReservationsConsole(admin.Group("", console.RequireSession()), console)
+	// The guest's cancel page (the link of the reservation mails).
+	a.registerGuestPages(site)
 	return r, nil
 }
 
