@@ -560,6 +560,12 @@ func (s *Site) whenPage(c *gin.Context) {
 			free[d] = true
 		}
 	}
+	if len(free) == 0 && c.Query("month") == "" && c.Query("date") == "" && c.Query("taken") == "" {
+		// Nothing left this month (often so near its end, or before a
+		// timetable starts): open on the next one.
+		c.Redirect(http.StatusSeeOther, s.whenHref(sc.base, m, siteWhen{month: next, provider: q.provider}, timeslots.Date{}))
+		return
+	}
 	// Six weeks from the Sunday on or before the first: the grid's height
 	// never changes from month to month (no layout shift).
 	start := q.month.AddDays(-int(q.month.Weekday()))
