@@ -64,6 +64,9 @@ type app struct {
 	// memberReservations renders the my page's reservations section (set
 	// by the reservations wiring; nil shows a placeholder).
 	memberReservations members.ReservationsHook
+	// memberSite is the members' booking-site side (its OptionalSession
+	// lets other modules serve signed-in members).
+	memberSite *members.HTTP
 	// reservations is the booking engine (made by registerReservations
 	// unless a test set its own).
 	reservations *reservations.Service
@@ -185,6 +188,8 @@ func openApp(ctx context.Context, cfg config.Config, log *slog.Logger, mode migr
 	for _, et := range notify.EventTypes() {
 		a.subs.Subscribe("mail", et.Type, a.deliverMail)
 	}
+	// A waitlist offer's hold ends when its timer event comes due.
+	a.subs.Subscribe("waitlist", reservations.EventWaitlistHoldDue, a.waitlistHoldDue)
 	a.tenants = tenants.NewService(tenants.Config{Control: control, Registry: reg, Location: loc, Logger: log,
 		Provision: a.provisionOwner})
 	// Maintenance and end-of-service notices are mailed to the contacts of
@@ -445,6 +450,8 @@ func (a *app) handler(operatorToken string) (*gin.Engine, error) {
 	// Members: tenant API, booking-site pages and console pages.
 	a.registerMembers(tenantAPI, r.Group("/t/:tenant", th.SiteTenant()), admin.Group("", console.RequireSession()), idAPI.Need, console)
 	a.registerReservations(tenantAPI, public, idAPI.Need)
+	// CSV exports and the member import: tenant API and console downloads.
+	a.registerExports(tenantAPI, admin.Group("", console.RequireSession()), idAPI.Need, console)
 	a.registerBookingSite(site)
 	a.registerReservationsConsole(admin.Group("", console.RequireSession()), console)
 	// The guest's cancel page (the link of the reservation mails).
