@@ -18,28 +18,28 @@ import (
 	"github.com/yoyaku-oss/yoyaku/modules/platform/dbx"
 )
 
-// siteClient is a guest's browser without JavaScript: cookies kept,
+// bsClient is a guest's browser without JavaScript: cookies kept,
 // redirects not followed (the test follows them and checks where they go).
-type siteClient struct {
+type bsClient struct {
 	t    *testing.T
 	base string
 	hc   *http.Client
 	lang string
 }
 
-type sitePage struct {
+type bsPage struct {
 	status   int
 	body     string
 	location string
 }
 
-func newSiteClient(t *testing.T, base string) *siteClient {
+func newBSClient(t *testing.T, base string) *bsClient {
 	jar, _ := cookiejar.New(nil)
-	return &siteClient{t: t, base: base, hc: &http.Client{Jar: jar, Timeout: 30 * time.Second,
+	return &bsClient{t: t, base: base, hc: &http.Client{Jar: jar, Timeout: 30 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
-func (sc *siteClient) do(method, path string, form url.Values) sitePage {
+func (sc *bsClient) do(method, path string, form url.Values) bsPage {
 	sc.t.Helper()
 	var body io.Reader
 	if form != nil {
@@ -65,13 +65,13 @@ func (sc *siteClient) do(method, path string, form url.Values) sitePage {
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
-	return sitePage{status: res.StatusCode, body: string(b), location: res.Header.Get("Location")}
+	return bsPage{status: res.StatusCode, body: string(b), location: res.Header.Get("Location")}
 }
 
-func (sc *siteClient) get(path string) sitePage { return sc.do("GET", path, nil) }
+func (sc *bsClient) get(path string) bsPage { return sc.do("GET", path, nil) }
 
 // follow GETs path and its redirects (at most 3) and wants a 200 page.
-func (sc *siteClient) follow(path string) sitePage {
+func (sc *bsClient) follow(path string) bsPage {
 	sc.t.Helper()
 	p := sc.get(path)
 	for i := 0; i < 3 && p.status == http.StatusSeeOther; i++ {
@@ -83,7 +83,7 @@ func (sc *siteClient) follow(path string) sitePage {
 	return p
 }
 
-func wantText(t *testing.T, what string, p sitePage, texts ...string) {
+func bsWantText(t *testing.T, what string, p bsPage, texts ...string) {
 	t.Helper()
 	for _, s := range texts {
 		if !strings.Contains(p.body, s) {
@@ -93,22 +93,22 @@ func wantText(t *testing.T, what string, p sitePage, texts ...string) {
 }
 
 var (
-	hiddenRE   = regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)">`)
-	dayLinkRE  = regexp.MustCompile(`<a href="([^"]+date=[^"]+)" data-cal>`)
-	formLinkRE = regexp.MustCompile(`<a href="([^"]+/form\?[^"]+)">`)
-	numberRE   = regexp.MustCompile(`id="reservation-number">(R\d{6}[0-9A-Z]{5})<`)
+	bsHiddenRE   = regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)">`)
+	bsDayLinkRE  = regexp.MustCompile(`<a href="([^"]+date=[^"]+)" data-cal>`)
+	bsFormLinkRE = regexp.MustCompile(`<a href="([^"]+/form\?[^"]+)">`)
+	bsNumberRE   = regexp.MustCompile(`id="reservation-number">(R\d{6}[0-9A-Z]{5})<`)
 )
 
-// hiddenOf reads a page's hidden fields as a form.
-func hiddenOf(body string) url.Values {
+// bsHiddenOf reads a page's hidden fields as a form.
+func bsHiddenOf(body string) url.Values {
 	v := url.Values{}
-	for _, m := range hiddenRE.FindAllStringSubmatch(body, -1) {
+	for _, m := range bsHiddenRE.FindAllStringSubmatch(body, -1) {
 		v.Add(html.UnescapeString(m[1]), html.UnescapeString(m[2]))
 	}
 	return v
 }
 
-func menuIDOn(t *testing.T, body, name string) string {
+func bsMenuIDOn(t *testing.T, body, name string) string {
 	t.Helper()
 	m := regexp.MustCompile(`/book/([0-9a-f]{32})">` + regexp.QuoteMeta(name) + `<`).FindStringSubmatch(body)
 	if m == nil {
@@ -130,7 +130,7 @@ func TestBookingSite(t *testing.T) {
 		// (a busy page of their own, tested in ratelimit_test.go) are off.
 		s := startServe(t, envOf(map[string]string{"YOYAKU_RATE_PUBLIC_ADDRESS_WRITE": "off", "YOYAKU_RATE_PUBLIC_ADDRESS_READ": "off"}),
 			append(locFlags(loc), "serve", "--addr", "127.0.0.1:0", "--migrate", "--demo")...)
-		guest := newSiteClient(t, s.base)
+		guest := newBSClient(t, s.base)
 		weights := map[string]int{}
 		static := 0
 		for _, f := range []string{"/static/site.css", "/static/booking.js"} {
@@ -144,22 +144,22 @@ func TestBookingSite(t *testing.T) {
 		// 1. Menus, grouped, priced.
 		home := guest.follow("/t/demo/")
 		weights["menus"] = len(home.body)
-		wantText(t, "menus", home, "Yoyaku デモ店", "ヘアサロン", "カット", "60分", "¥4,400（税込）", "朝ヨガ（60分）",
+		bsWantText(t, "menus", home, "Yoyaku デモ店", "ヘアサロン", "カット", "60分", "¥4,400（税込）", "朝ヨガ（60分）",
 			"¥2,000／人（税込）", "はじめての確定申告セミナー", "初心者歓迎。マットは無料でお貸しします。")
-		yoga := menuIDOn(t, home.body, "朝ヨガ（60分）")
-		cut := menuIDOn(t, home.body, "カット")
+		yoga := bsMenuIDOn(t, home.body, "朝ヨガ（60分）")
+		cut := bsMenuIDOn(t, home.body, "カット")
 
 		// 2. When: the first month with sessions, a free day, its sessions.
 		when := guest.follow("/t/demo/book/" + yoga)
 		weights["when"] = len(when.body)
-		wantText(t, "calendar", when, "朝ヨガ（60分）", "○ 空きあり", "日付を選んでください")
-		day := dayLinkRE.FindStringSubmatch(when.body)
+		bsWantText(t, "calendar", when, "朝ヨガ（60分）", "○ 空きあり", "日付を選んでください")
+		day := bsDayLinkRE.FindStringSubmatch(when.body)
 		if day == nil {
 			t.Fatalf("no free day on the calendar:\n%s", when.body)
 		}
 		dayPage := guest.follow(html.UnescapeString(day[1]))
-		wantText(t, "the day", dayPage, "残り12席", "年")
-		link := formLinkRE.FindStringSubmatch(dayPage.body)
+		bsWantText(t, "the day", dayPage, "残り12席", "年")
+		link := bsFormLinkRE.FindStringSubmatch(dayPage.body)
 		if link == nil {
 			t.Fatalf("no session on the day:\n%s", dayPage.body)
 		}
@@ -169,28 +169,28 @@ func TestBookingSite(t *testing.T) {
 		// The hours menu: 指名 and 指名なし, options with price and time,
 		// the menu's questions.
 		cutWhen := guest.follow("/t/demo/book/" + cut)
-		wantText(t, "haircut calendar", cutWhen, "担当の指名", "指名なし", "佐藤 美咲")
-		if d := dayLinkRE.FindStringSubmatch(cutWhen.body); d != nil {
+		bsWantText(t, "haircut calendar", cutWhen, "担当の指名", "指名なし", "佐藤 美咲")
+		if d := bsDayLinkRE.FindStringSubmatch(cutWhen.body); d != nil {
 			cd := guest.follow(html.UnescapeString(d[1]))
-			if l := formLinkRE.FindStringSubmatch(cd.body); l != nil {
+			if l := bsFormLinkRE.FindStringSubmatch(cd.body); l != nil {
 				cf := guest.follow(html.UnescapeString(l[1]))
-				wantText(t, "haircut form", cf, "トリートメント ＋¥2,200・＋20分", "ご来店は初めてですか？", "必須", "任意")
+				bsWantText(t, "haircut form", cf, "トリートメント ＋¥2,200・＋20分", "ご来店は初めてですか？", "必須", "任意")
 			}
 		}
 
 		// 3. Details: wrong answers come back kept, at their fields.
 		form := guest.follow(formPath)
 		weights["form"] = len(form.body)
-		wantText(t, "form", form, "お客様情報の入力", "朝ヨガ（60分）", "残り12席", "お名前", "フリガナ", "メールアドレス", "電話番号", "ご利用規約")
-		hidden := hiddenOf(form.body)
-		post := func(path string, v url.Values) sitePage { return guest.do("POST", path, v) }
+		bsWantText(t, "form", form, "お客様情報の入力", "朝ヨガ（60分）", "残り12席", "お名前", "フリガナ", "メールアドレス", "電話番号", "ご利用規約")
+		hidden := bsHiddenOf(form.body)
+		post := func(path string, v url.Values) bsPage { return guest.do("POST", path, v) }
 		bad := url.Values{"csrf_token": hidden["csrf_token"], "slot": {slot}, "party": {"2"}, "name": {"山田 花子"},
 			"kana": {"山田"}, "email": {"hanako@"}, "phone": {"12345"}}
 		p := post("/t/demo/book/"+yoga+"/form", bad)
 		if p.status != http.StatusUnprocessableEntity {
 			t.Fatalf("bad form: %d", p.status)
 		}
-		wantText(t, "bad form", p, "入力内容に4件の問題があります", `value="山田 花子"`, `value="山田"`, `value="hanako@"`,
+		bsWantText(t, "bad form", p, "入力内容に4件の問題があります", `value="山田 花子"`, `value="山田"`, `value="hanako@"`,
 			"フリガナは全角カタカナで入力してください", `aria-describedby="h-kana e-kana" aria-invalid="true" autofocus`,
 			"メールアドレスの形式で入力してください", `id="e-phone"`, `aria-describedby="e-consent"`, `<option value="2" selected>`)
 		if strings.Count(p.body, " autofocus") != 1 {
@@ -205,14 +205,14 @@ func TestBookingSite(t *testing.T) {
 			t.Fatalf("confirm page: %d %s", confirm.status, confirm.body)
 		}
 		weights["confirm"] = len(confirm.body)
-		wantText(t, "confirm", confirm, "予約内容の確認", "ヤマダ　ハナコ", "2名", "¥4,000（税込）", "内訳: ¥2,000 × 2名", "予約を確定する")
-		sent := hiddenOf(confirm.body)
+		bsWantText(t, "confirm", confirm, "予約内容の確認", "ヤマダ　ハナコ", "2名", "¥4,000（税込）", "内訳: ¥2,000 × 2名", "予約を確定する")
+		sent := bsHiddenOf(confirm.body)
 		if len(sent.Get("key")) < 32 {
 			t.Fatalf("no idempotency key on the confirmation: %v", sent)
 		}
 		// A second guest reaches the same confirmation for the last seats.
-		other := newSiteClient(t, s.base)
-		ofs := hiddenOf(other.follow(formPath).body)
+		other := newBSClient(t, s.base)
+		ofs := bsHiddenOf(other.follow(formPath).body)
 		otherConfirm := other.do("POST", "/t/demo/book/"+yoga+"/form", url.Values{"csrf_token": ofs["csrf_token"],
 			"slot": {slot}, "party": {"2"}, "name": {"佐々木 一郎"}, "kana": {"ササキ イチロウ"},
 			"email": {"ichiro@example.jp"}, "phone": {"03-1234-5678"}, "consent": {"1"}})
@@ -243,9 +243,9 @@ func TestBookingSite(t *testing.T) {
 		// 5. Done: the number, what happens next, .ics, the cancel link.
 		done := guest.follow(locs[0])
 		weights["done"] = len(done.body)
-		wantText(t, "done", done, "ご予約が確定しました", "予約番号", "hanako@example.jp に確認メールをお送りしました",
+		bsWantText(t, "done", done, "ご予約が確定しました", "予約番号", "hanako@example.jp に確認メールをお送りしました",
 			"カレンダーに追加（.ics）", "予約をキャンセルする", "/cancel?token=")
-		number := numberRE.FindStringSubmatch(done.body)
+		number := bsNumberRE.FindStringSubmatch(done.body)
 		if number == nil {
 			t.Fatalf("no reservation number:\n%s", done.body)
 		}
@@ -294,32 +294,32 @@ func TestBookingSite(t *testing.T) {
 		if n := seats(); n != 0 {
 			t.Fatalf("%d seats left, want 0", n)
 		}
-		back := other.do("POST", "/t/demo/book/"+yoga+"/confirm", hiddenOf(otherConfirm.body))
+		back := other.do("POST", "/t/demo/book/"+yoga+"/confirm", bsHiddenOf(otherConfirm.body))
 		if back.status != http.StatusSeeOther || !strings.Contains(back.location, "/t/demo/book/"+yoga+"?") ||
 			!strings.Contains(back.location, "taken=") {
 			t.Fatalf("a full session answered %d → %q", back.status, back.location)
 		}
 		sorry := other.follow(back.location)
-		wantText(t, "taken", sorry, "申し訳ありません。選択された時間は埋まってしまいました", "近い日時で空いているのは", "満席", "残り12席")
+		bsWantText(t, "taken", sorry, "申し訳ありません。選択された時間は埋まってしまいました", "近い日時で空いているのは", "満席", "残り12席")
 		// Its form link sends a guest back to the day too.
 		if p := other.get(formPath); p.status != http.StatusSeeOther || !strings.Contains(p.location, "taken=") {
 			t.Fatalf("form of a full session: %d %q", p.status, p.location)
 		}
 
 		// Forms need the page's CSRF token.
-		if p := newSiteClient(t, s.base).do("POST", "/t/demo/book/"+yoga+"/confirm", sent); p.status != http.StatusForbidden {
+		if p := newBSClient(t, s.base).do("POST", "/t/demo/book/"+yoga+"/confirm", sent); p.status != http.StatusForbidden {
 			t.Fatalf("confirmation without the cookie: %d", p.status)
 		}
 
 		// English: by Accept-Language, and by the switch (a cookie).
-		en := newSiteClient(t, s.base)
+		en := newBSClient(t, s.base)
 		en.lang = "en-US,en;q=0.9"
-		wantText(t, "english menus", en.follow("/t/demo/"), "Haircut", "¥4,400 (tax incl.)", "Morning yoga (60 min)", "60 min")
-		sw := newSiteClient(t, s.base)
+		bsWantText(t, "english menus", en.follow("/t/demo/"), "Haircut", "¥4,400 (tax incl.)", "Morning yoga (60 min)", "60 min")
+		sw := newBSClient(t, s.base)
 		if p := sw.get("/t/demo/lang/en?next=%2Ft%2Fdemo%2Fbook%2F" + yoga); p.status != http.StatusSeeOther || p.location != "/t/demo/book/"+yoga {
 			t.Fatalf("language switch: %d %q", p.status, p.location)
 		}
-		wantText(t, "switched", sw.follow("/t/demo/book/"+yoga), "Morning yoga (60 min)", "Pick a day")
+		bsWantText(t, "switched", sw.follow("/t/demo/book/"+yoga), "Morning yoga (60 min)", "Pick a day")
 		if p := sw.get("/t/demo/lang/ja?next=https%3A%2F%2Fevil.example%2F"); p.location != "/t/demo/" {
 			t.Fatalf("switch to another site: %q", p.location)
 		}
