@@ -62,7 +62,7 @@ func calendarOf(t *testing.T, raw []byte) (string, string) {
 	return body, method
 }
 
-var hiddenRE = regexp.MustCompile(`name="(csrf_token|token)" value="([^"]*)"`)
+var cancelFormRE = regexp.MustCompile(`name="(csrf_token|token)" value="([^"]*)"`)
 
 // A guest books a demo yoga session through the public API; the
 // confirmation arrives (Japanese subject encoded, number, time, .ics);
@@ -170,7 +170,7 @@ func TestReservationMailAndCancelPage(t *testing.T) {
 			t.Fatalf("cancel page %d:\n%s", resp.StatusCode, body)
 		}
 		form := url.Values{}
-		for _, m := range hiddenRE.FindAllStringSubmatch(string(body), -1) {
+		for _, m := range cancelFormRE.FindAllStringSubmatch(string(body), -1) {
 			form.Set(m[1], m[2])
 		}
 		// Without the CSRF token: refused, nothing cancelled.
