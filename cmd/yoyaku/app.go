@@ -64,6 +64,9 @@ type app struct {
 	// memberReservations renders the my page's reservations section (set
 	// by the reservations wiring; nil shows a placeholder).
 	memberReservations members.ReservationsHook
+	// memberSite is the members' booking-site side (its OptionalSession
+	// lets other modules serve signed-in members).
+	memberSite *members.HTTP
 	// reservations is the booking engine (made by registerReservations
 	// unless a test set its own).
 	reservations *reservations.Service
@@ -185,6 +188,8 @@ func openApp(ctx context.Context, cfg config.Config, log *slog.Logger, mode migr
 	for _, et := range notify.EventTypes() {
 		a.subs.Subscribe("mail", et.Type, a.deliverMail)
 	}
+	// A waitlist offer's hold ends when its timer event comes due.
+	a.subs.Subscribe("waitlist", reservations.EventWaitlistHoldDue, a.waitlistHoldDue)
 	a.tenants = tenants.NewService(tenants.Config{Control: control, Registry: reg, Location: loc, Logger: log,
 		Provision: a.provisionOwner})
 	// Maintenance and end-of-service notices are mailed to the contacts of

@@ -35,6 +35,7 @@ func (a *app) registerMembers(api, site, admin *gin.RouterGroup, apiNeed members
 			return a.memberReservations(ctx, db, m, lang)
 		},
 	})
+	a.memberSite = h
 	h.RegisterAPI(api)
 	h.RegisterSite(site)
 	h.RegisterConsole(admin)

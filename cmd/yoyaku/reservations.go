@@ -1,7 +1,13 @@
 package main
 
 import (
+	"context"
+	"errors"
+
 	"github.com/gin-gonic/gin"
+	"github.com/uptrace/bun"
+
+	"github.com/yoyaku-oss/yoyaku/modules/platform/outbox"
 
 	"github.com/yoyaku-oss/yoyaku/modules/reservations"
 )
@@ -19,7 +25,22 @@ func (a *app) registerReservations(api, public *gin.RouterGroup, apiNeed reserva
 		a.reservations = reservations.NewService(reservations.Config{Logger: a.log, Menus: a.menus, Slots: a.slots,
 			Events: a.subs, Notify: a.notifyOutbox})
 	}
-	h := reservations.NewHTTP(reservations.HTTPConfig{Service: a.reservations, APINeed: apiNeed})
+	cfg := reservations.HTTPConfig{Service: a.reservations, APINeed: apiNeed}
+	if a.memberSite != nil {
+		cfg.MemberSession = a.memberSite.OptionalSession()
+	}
+	h := reservations.NewHTTP(cfg)
 	h.RegisterAPI(api)
 	h.RegisterPublic(public)
+	h.RegisterWaitlist(api, public)
+	h.RegisterMember(public)
+}
+
+// waitlistHoldDue is the outbox consumer of a waitlist offer's timer: the
+// hold ends and the seat passes to the next in line.
+func (a *app) waitlistHoldDue(ctx context.Context, db bun.IDB, t outbox.Tenant, e outbox.Event) error {
+	if a.reservations == nil {
+		return errors.New("reservations: not wired")
+	}
+	return a.reservations.WaitlistHoldHandler(a.tenants.GetByID)(ctx, db, t, e)
 }

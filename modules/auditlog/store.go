@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
 )
 
 type entryRow struct {
@@ -138,7 +139,14 @@ func lockChain(ctx context.Context, db bun.IDB) (chainRow, error) {
 		return chainRow{}, fmt.Errorf("auditlog: lock chain: %w", err)
 	}
 	var c chainRow
-	if err := db.NewSelect().Model(&c).Where("id = 1").Scan(ctx); err != nil {
+	q := db.NewSelect().Model(&c).Where("id = 1")
+	if db.Dialect().Name() == dialect.MySQL {
+		// A locking read: under REPEATABLE READ a plain SELECT answers from
+		// the transaction's snapshot, which an earlier read of the same
+		// transaction may have taken before the chain moved on.
+		q = q.For("UPDATE")
+	}
+	if err := q.Scan(ctx); err != nil {
 		return chainRow{}, fmt.Errorf("auditlog: read chain: %w", err)
 	}
 	return c, nil

@@ -1,6 +1,7 @@
 package members
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
@@ -142,6 +143,23 @@ func SessionCSRF(c *gin.Context) string {
 	s, _ := c.Get(siteSessKey)
 	sess, _ := s.(Session)
 	return CSRFToken(sess)
+}
+
+// CheckSessionCSRF reports whether token is a CSRF token of the signed-in
+// member's session, for forms of other modules' member pages.
+func CheckSessionCSRF(c *gin.Context, token string) bool {
+	s, _ := c.Get(siteSessKey)
+	sess, ok := s.(Session)
+	return ok && CheckCSRF(sess, token)
+}
+
+type formCSRFKey struct{}
+
+// FormCSRF returns the CSRF token the my page hands to its extension
+// points (ReservationsHook) for their forms.
+func FormCSRF(ctx context.Context) string {
+	s, _ := ctx.Value(formCSRFKey{}).(string)
+	return s
 }
 
 func (h *HTTP) csrf(c *gin.Context) {
@@ -564,7 +582,8 @@ func (h *HTTP) mypage(c *gin.Context) {
 	var section template.HTML
 	if h.cfg.Reservations != nil {
 		var err error
-		if section, err = h.cfg.Reservations(ctx, r.db, m, lang); err != nil {
+		hookCtx := context.WithValue(ctx, formCSRFKey{}, SessionCSRF(c))
+		if section, err = h.cfg.Reservations(hookCtx, r.db, m, lang); err != nil {
 			h.sitePageError(c, err)
 			return
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/yoyaku-oss/yoyaku/modules/auditlog"
 	"github.com/yoyaku-oss/yoyaku/modules/identity"
+	"github.com/yoyaku-oss/yoyaku/modules/members"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/apperr"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/authz"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/httpx"
@@ -29,20 +30,27 @@ type HTTPConfig struct {
 	APINeed NeedFunc
 	// DB returns the request's tenant database (default tenantdb.From).
 	DB func(ctx context.Context) (bun.IDB, error)
+	// MemberSession puts a signed-in member in the context, if any
+	// (members' OptionalSession); nil: guests only.
+	MemberSession gin.HandlerFunc
 }
 
 // HTTP serves reservations on the tenant API and the public booking API.
 type HTTP struct {
-	svc  *Service
-	need NeedFunc
-	db   func(ctx context.Context) (bun.IDB, error)
+	svc           *Service
+	need          NeedFunc
+	db            func(ctx context.Context) (bun.IDB, error)
+	memberSession gin.HandlerFunc
 }
 
 // NewHTTP returns the HTTP side.
 func NewHTTP(cfg HTTPConfig) *HTTP {
-	h := &HTTP{svc: cfg.Service, need: cfg.APINeed, db: cfg.DB}
+	h := &HTTP{svc: cfg.Service, need: cfg.APINeed, db: cfg.DB, memberSession: cfg.MemberSession}
 	if h.db == nil {
 		h.db = tenantdb.From
+	}
+	if h.memberSession == nil {
+		h.memberSession = func(c *gin.Context) { c.Next() }
 	}
 	return h
 }
@@ -70,9 +78,11 @@ func (h *HTTP) RegisterPublic(g *gin.RouterGroup) {
 		DB:    func(c *gin.Context) (bun.IDB, error) { return h.db(c.Request.Context()) },
 		Scope: publicScope,
 	})
-	g.POST("/reservations", h.anonymous, idem, h.book(true))
+	g.POST("/reservations", h.anonymous, h.memberSession, idem, h.book(true))
 	g.POST("/reservations/:id/cancel", h.anonymous, idem, h.publicCancel)
 }
+
+func (h *HTTP) idemDB(c *gin.Context) (bun.IDB, error) { return h.db(c.Request.Context()) }
 
 func publicScope(c *gin.Context) string {
 	t, _ := tenants.FromContext(c.Request.Context())
@@ -90,7 +100,7 @@ func (h *HTTP) anonymous(c *gin.Context) {
 }
 
 type customerJSON struct {
-	Name  string `json:"name" binding:"required,max=100,nocontrol"`
+	Name  string `json:"name" binding:"max=100,nocontrol"` // required of guests (Book)
 	Kana  string `json:"kana" binding:"max=100,nocontrol"`
 	Email string `json:"email" binding:"omitempty,email,max=254"`
 	Phone string `json:"phone" binding:"max=32,nocontrol"`
@@ -245,6 +255,20 @@ func (h *HTTP) book(public bool) gin.HandlerFunc {
 		}
 		if !public {
 			in.MemberID = body.MemberID
+		} else if m, ok := members.MemberFrom(c.Request.Context()); ok {
+			// A signed-in member books as themselves; their saved profile
+			// fills what the request leaves out.
+			in.MemberID = m.ID
+			saved := memberCustomer(m)
+			for _, f := range []struct {
+				dst *string
+				v   string
+			}{{&in.Customer.Name, saved.Name},
+				{&in.Customer.Kana, saved.Kana}, {&in.Customer.Email, saved.Email}, {&in.Customer.Phone, saved.Phone}} {
+				if *f.dst == "" {
+					*f.dst = f.v
+				}
+			}
 		}
 		if err := v.Err(); err != nil {
 			httpx.Fail(c, err)

@@ -132,6 +132,12 @@ func (s *Service) Change(ctx context.Context, db bun.IDB, t tenants.Tenant, id s
 			if _, err := outbox.Cancel(ctx, tx, EventReminder, r.ID); err != nil {
 				return err
 			}
+			// The freed seat goes to the first in the waitlist's line.
+			more, err := s.offerNext(ctx, tx, t, r.SlotID, now)
+			if err != nil {
+				return err
+			}
+			evs = append(evs, more...)
 		}
 		var ch auditlog.Changes
 		ch.Add("status", string(old), string(r.Status))
@@ -253,6 +259,13 @@ func (s *Service) Move(ctx context.Context, db bun.IDB, t tenants.Tenant, id str
 		}
 		if err := occupy(ctx, tx, r); err != nil {
 			return err
+		}
+		if before.SlotID != "" && before.SlotID != r.SlotID {
+			more, err := s.offerNext(ctx, tx, t, before.SlotID, now)
+			if err != nil {
+				return err
+			}
+			evs = append(evs, more...)
 		}
 		var ch auditlog.Changes
 		ch.Add("starts_at", before.StartsAt, r.StartsAt)

@@ -111,6 +111,9 @@ type BookInput struct {
 	// (the booking site, from its secret request key, so that a replayed
 	// double submit leads to the same cancel link); "" draws a random one.
 	CancelToken string
+	// waitlistID: the booking accepts this waitlist offer (AcceptOffer),
+	// whose held seat it takes over.
+	waitlistID string
 }
 
 // Booked is the answer of Book.
@@ -392,7 +395,7 @@ func (s *Service) Book(ctx context.Context, db bun.IDB, t tenants.Tenant, in Boo
 			return Booked{Reservation: fromRow(prev), Replayed: true}, nil
 		}
 	}
-	if !staff {
+	if !staff && in.waitlistID == "" { // an offer's seat is held for it: no window
 		if err := s.checkWindow(ctx, db, m, zone, p.start, now); err != nil {
 			return Booked{}, err
 		}
@@ -452,6 +455,11 @@ func (s *Service) Book(ctx context.Context, db bun.IDB, t tenants.Tenant, in Boo
 			}
 			if n >= rules.MaxPerMember {
 				return ErrMemberLimit.WithArgs(map[string]any{"Max": rules.MaxPerMember, "Period": string(rules.MaxPerMemberPeriod)})
+			}
+		}
+		if in.waitlistID != "" {
+			if err := handOver(ctx, tx, in.waitlistID, r, now); err != nil {
+				return err
 			}
 		}
 		provider, err := p.take(ctx, tx, in.Overbook, now)

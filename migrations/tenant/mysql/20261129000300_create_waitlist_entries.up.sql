@@ -1,0 +1,23 @@
+CREATE TABLE waitlist_entries (
+    id             VARCHAR(32)  NOT NULL PRIMARY KEY,
+    slot_id        VARCHAR(32)  NOT NULL,
+    menu_id        VARCHAR(32)  NOT NULL,
+    person_key     VARCHAR(300) NOT NULL,
+    member_id      VARCHAR(64)  NULL,
+    name           VARCHAR(200) NOT NULL,
+    kana           VARCHAR(200) NOT NULL,
+    email          VARCHAR(254) NOT NULL,
+    phone          VARCHAR(32)  NOT NULL,
+    lang           VARCHAR(8)   NOT NULL,
+    party_size     INT          NOT NULL,
+    status         VARCHAR(16)  NOT NULL,
+    token_hash     VARCHAR(64)  NULL,
+    offer_token_hash VARCHAR(64)  NULL,
+    offered_at     DATETIME(6)  NULL,
+    expires_at     DATETIME(6)  NULL,
+    reservation_id VARCHAR(32)  NULL,
+    created_at     DATETIME(6)  NOT NULL,
+    updated_at     DATETIME(6)  NOT NULL,
+    CONSTRAINT waitlist_entries_slot FOREIGN KEY (slot_id) REFERENCES timetable_slots (id) ON DELETE CASCADE,
+    CHECK (party_size >= 1)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin

@@ -1,0 +1,1 @@
+CREATE UNIQUE INDEX waitlist_entries_person ON waitlist_entries (slot_id, person_key)

@@ -1,0 +1,22 @@
+CREATE TABLE waitlist_entries (
+    id             TEXT      NOT NULL PRIMARY KEY,
+    slot_id        TEXT      NOT NULL REFERENCES timetable_slots (id) ON DELETE CASCADE,
+    menu_id        TEXT      NOT NULL,
+    person_key     TEXT      NOT NULL,
+    member_id      TEXT      NULL,
+    name           TEXT      NOT NULL,
+    kana           TEXT      NOT NULL,
+    email          TEXT      NOT NULL,
+    phone          TEXT      NOT NULL,
+    lang           TEXT      NOT NULL,
+    party_size     INTEGER   NOT NULL,
+    status         TEXT      NOT NULL,
+    token_hash     TEXT      NULL,
+    offer_token_hash TEXT      NULL,
+    offered_at     TIMESTAMP NULL,
+    expires_at     TIMESTAMP NULL,
+    reservation_id TEXT      NULL,
+    created_at     TIMESTAMP NOT NULL,
+    updated_at     TIMESTAMP NOT NULL,
+    CHECK (party_size >= 1)
+)
