@@ -8,6 +8,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/yoyaku-oss/yoyaku/modules/menus"
+	"github.com/yoyaku-oss/yoyaku/modules/tenants"
 	"github.com/yoyaku-oss/yoyaku/modules/timeslots"
 )
 
@@ -120,7 +121,12 @@ func (a *app) seedDemo(ctx context.Context, db bun.IDB, now time.Time, zone *tim
 	}); err != nil {
 		return fmt.Errorf("demo provider hours: %w", err)
 	}
-	return a.seedDemoSessions(ctx, db, now, zone, created[2], created[3], instructor.ID, hall.ID)
+	if err := a.seedDemoSessions(ctx, db, now, zone, created[2], created[3], instructor.ID, hall.ID); err != nil {
+		return err
+	}
+	// Members and a few weeks of reservations (demo_bookings.go).
+	return a.seedDemoBookings(ctx, db, tenants.Tenant{Slug: demoSlug, TimeZone: zone.String()}, now, zone,
+		created[:2], stylists, created[2], created[3])
 }
 
 // seedDemoSessions schedules the yoga timetable (Tuesday, Thursday and
