@@ -450,6 +450,7 @@ func (a *app) handler(operatorToken string) (*gin.Engine, error) {
 	// Members: tenant API, booking-site pages and console pages.
 	a.registerMembers(tenantAPI, r.Group("/t/:tenant", th.SiteTenant()), admin.Group("", console.RequireSession()), idAPI.Need, console)
 	a.registerReservations(tenantAPI, public, idAPI.Need)
+	a.registerMyPage(site)
 	// CSV exports and the member import: tenant API and console downloads.
 	a.registerExports(tenantAPI, admin.Group("", console.RequireSession()), idAPI.Need, console)
 	a.registerBookingSite(site)

@@ -34,6 +34,7 @@ func (a *app) registerReservations(api, public *gin.RouterGroup, apiNeed reserva
 	h.RegisterPublic(public)
 	h.RegisterWaitlist(api, public)
 	h.RegisterMember(public)
+	a.memberReservations = a.reservations.MyPageSection(a.catalog.T)
 }
 
 // waitlistHoldDue is the outbox consumer of a waitlist offer's timer: the
@@ -43,4 +44,12 @@ func (a *app) waitlistHoldDue(ctx context.Context, db bun.IDB, t outbox.Tenant, 
 		return errors.New("reservations: not wired")
 	}
 	return a.reservations.WaitlistHoldHandler(a.tenants.GetByID)(ctx, db, t, e)
+}
+
+// registerMyPage serves the my page's cancel buttons on site ("/t/:tenant").
+func (a *app) registerMyPage(site *gin.RouterGroup) {
+	if a.memberSite == nil {
+		return
+	}
+	reservations.NewHTTP(reservations.HTTPConfig{Service: a.reservations}).RegisterMyPage(site, a.memberSite.OptionalSession())
 }
