@@ -20,6 +20,7 @@ import (
 
 	"github.com/yoyaku-oss/yoyaku/migrations"
 	"github.com/yoyaku-oss/yoyaku/modules/identity"
+	"github.com/yoyaku-oss/yoyaku/modules/integrations"
 	"github.com/yoyaku-oss/yoyaku/modules/members"
 	"github.com/yoyaku-oss/yoyaku/modules/menus"
 	"github.com/yoyaku-oss/yoyaku/modules/notices"
@@ -70,6 +71,8 @@ type app struct {
 	// reservations is the booking engine (made by registerReservations
 	// unless a test set its own).
 	reservations *reservations.Service
+	// plugins is the plugin host (discovered at open, run by serve).
+	plugins *integrations.Host
 }
 
 // migrationMode says what to do with a control database behind the binary.
@@ -198,6 +201,10 @@ func openApp(ctx context.Context, cfg config.Config, log *slog.Logger, mode migr
 		OnPublished: a.announceNotice})
 	a.wireCatalog()
 	a.wireMembers()
+	if err := a.wirePlugins(key); err != nil {
+		_ = reg.Close()
+		return nil, err
+	}
 	ok = true
 	return a, nil
 }
@@ -408,6 +415,7 @@ func (a *app) handler(operatorToken string) (*gin.Engine, error) {
 	ccfg.Nav = append(ccfg.Nav, menus.Nav()...)
 	ccfg.Nav = append(ccfg.Nav, members.Nav()...)
 	ccfg.Nav = append(ccfg.Nav, reservations.Nav()...)
+	ccfg.Nav = append(ccfg.Nav, integrations.Nav())
 	console := identity.NewConsole(ccfg)
 	admin := r.Group("/t/:tenant/admin", th.SiteTenant(), a.allow.RequireAllowedIP(console.FailPage))
 	console.Register(admin)
@@ -457,6 +465,11 @@ func (a *app) handler(operatorToken string) (*gin.Engine, error) {
 	a.registerReservationsConsole(admin.Group("", console.RequireSession()), console)
 	// The guest's cancel page (the link of the reservation mails).
 	a.registerGuestPages(site)
+	// Plugins: the operator's list, the tenant API and console page of
+	// their settings, and their metrics.
+	if err := a.registerPlugins(prom, platform, tenantAPI, admin.Group("", console.RequireSession()), idAPI.Need, console); err != nil {
+		return nil, err
+	}
 	return r, nil
 }
 

@@ -69,6 +69,7 @@ func newRoot(stdout, stderr io.Writer, getenv func(string) string) *cobra.Comman
 		newAuditCmd(load),
 		newAPIKeyCmd(load),
 		newNoticeCmd(load),
+		newPluginCmd(load),
 		newVersionCmd(),
 	)
 	return root

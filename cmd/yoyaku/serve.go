@@ -124,6 +124,9 @@ func serve(ctx context.Context, cmd *cobra.Command, cfg config.Config, migrate, 
 		}
 	}()
 	defer func() { stopUpkeep(); <-dispatched }()
+	// The plugins are started and supervised until shutdown, then stopped.
+	waitPlugins := a.runPlugins(upkeepCtx)
+	defer func() { stopUpkeep(); waitPlugins() }()
 	err = httpx.Serve(ctx, httpx.Server(cfg.Addr, h), ln, cfg.ShutdownTimeout, log)
 	log.Info("stopped")
 	return err

@@ -59,7 +59,11 @@ func (a *app) noticeLoops(ctx context.Context, base string) {
 	if a.mail.Configured() {
 		_ = k.Register(notices.ComponentMail, a.mailCheck)
 	}
-	// ComponentPlugins: registered with the plugin host (issue 7).
+	// Plugins are checked where some are installed: none installed shows
+	// the component as unknown; a refused or failed one is failing.
+	if a.plugins != nil && a.plugins.Installed() > 0 {
+		_ = k.Register(notices.ComponentPlugins, a.plugins.Check)
+	}
 	go k.Run(ctx)
 
 	t := time.NewTicker(5 * time.Minute)

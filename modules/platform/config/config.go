@@ -46,6 +46,9 @@ type Config struct {
 	RatePublicTenantWrite  Rate // YOYAKU_RATE_PUBLIC_TENANT_WRITE
 
 	TrustedProxies string // YOYAKU_TRUSTED_PROXIES: comma-separated addresses or CIDRs of reverse proxies
+
+	PluginDir         string        // YOYAKU_PLUGIN_DIR: folder of the installed plugins (empty: none)
+	PluginCallTimeout time.Duration // YOYAKU_PLUGIN_CALL_TIMEOUT: deadline of every call to a plugin
 }
 
 // Rate is a token bucket setting: PerSecond requests a second on average,
@@ -80,6 +83,8 @@ var Vars = []Var{
 	{"YOYAKU_RATE_PUBLIC_TENANT_READ", "rate-public-tenant-read", "200:400", "public reads (GET) per tenant: RATE:BURST, or off"},
 	{"YOYAKU_RATE_PUBLIC_TENANT_WRITE", "rate-public-tenant-write", "50:100", "public writes (POST...) per tenant: RATE:BURST, or off"},
 	{"YOYAKU_TRUSTED_PROXIES", "trusted-proxies", "", "reverse proxies whose X-Forwarded-For gives the client address: comma-separated addresses or CIDRs, e.g. 10.0.0.0/8 (empty: none)"},
+	{"YOYAKU_PLUGIN_DIR", "plugin-dir", "./bin/plugins", "folder of the installed plugins, one subfolder with a plugin.json each (empty: no plugins)"},
+	{"YOYAKU_PLUGIN_CALL_TIMEOUT", "plugin-call-timeout", "5s", "deadline of every call to a plugin"},
 }
 
 // Value returns the value of v from the environment, or its default.
@@ -106,12 +111,17 @@ func Parse(raw map[string]string) (Config, error) {
 		MailFrom:      raw["mail-from"],
 
 		TrustedProxies: raw["trusted-proxies"],
+		PluginDir:      raw["plugin-dir"],
 	}
 	d, err := time.ParseDuration(raw["shutdown-timeout"])
 	if err != nil || d <= 0 {
 		return c, fmt.Errorf("YOYAKU_SHUTDOWN_TIMEOUT: %q is not a positive duration such as 30s", raw["shutdown-timeout"])
 	}
 	c.ShutdownTimeout = d
+	if d, err = time.ParseDuration(raw["plugin-call-timeout"]); err != nil || d <= 0 {
+		return c, fmt.Errorf("YOYAKU_PLUGIN_CALL_TIMEOUT: %q is not a positive duration such as 5s", raw["plugin-call-timeout"])
+	}
+	c.PluginCallTimeout = d
 	// ParseInt, not Sscan: Sscan stops at the first non-digit, so "4096KB"
 	// would silently mean 4096 bytes.
 	n, err := strconv.ParseInt(raw["max-body-bytes"], 10, 64)

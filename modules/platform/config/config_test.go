@@ -36,6 +36,9 @@ func TestParseDefaults(t *testing.T) {
 		RatePublicAddressWrite: Rate{PerSecond: 1, Burst: 5},
 		RatePublicTenantRead:   Rate{PerSecond: 200, Burst: 400},
 		RatePublicTenantWrite:  Rate{PerSecond: 50, Burst: 100},
+
+		PluginDir:         "./bin/plugins",
+		PluginCallTimeout: 5 * time.Second,
 	}
 	if c != want {
 		t.Errorf("Parse(defaults) =\n %+v\nwant\n %+v", c, want)
@@ -71,6 +74,8 @@ func TestParseGoodValues(t *testing.T) {
 		{"rate limit off", map[string]string{"rate-public-address-read": "off", "rate-public-tenant-write": "off"}},
 		{"fractional rate", map[string]string{"rate-public-address-write": "0.5:3"}},
 		{"trusted proxies", map[string]string{"trusted-proxies": "10.0.0.0/8, 192.0.2.7,2001:db8::/32"}},
+		{"no plugins", map[string]string{"plugin-dir": ""}},
+		{"plugin dir and timeout", map[string]string{"plugin-dir": "/opt/yoyaku/plugins", "plugin-call-timeout": "1500ms"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -123,6 +128,8 @@ func TestParseBadValues(t *testing.T) {
 		{"rate empty", map[string]string{"rate-public-address-read": ""}, "YOYAKU_RATE_PUBLIC_ADDRESS_READ"},
 		{"trusted proxy name", map[string]string{"trusted-proxies": "10.0.0.0/8,lb.internal"}, "YOYAKU_TRUSTED_PROXIES"},
 		{"trusted proxy bad CIDR", map[string]string{"trusted-proxies": "10.0.0.0/33"}, "YOYAKU_TRUSTED_PROXIES"},
+		{"plugin call timeout word", map[string]string{"plugin-call-timeout": "soon"}, "YOYAKU_PLUGIN_CALL_TIMEOUT"},
+		{"plugin call timeout zero", map[string]string{"plugin-call-timeout": "0s"}, "YOYAKU_PLUGIN_CALL_TIMEOUT"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
