@@ -70,15 +70,23 @@ type siteReq struct {
 }
 
 func (h *HTTP) loadSite(c *gin.Context) {
+	if h.setSite(c) {
+		c.Next()
+	}
+}
+
+// setSite puts the request's siteReq in c; false (and an error page)
+// when the tenant's database is not there.
+func (h *HTTP) setSite(c *gin.Context) bool {
 	ctx := c.Request.Context()
 	t, _ := tenants.FromContext(ctx)
 	db, err := tenantdb.From(ctx)
 	if err != nil {
 		h.sitePageError(c, err)
-		return
+		return false
 	}
 	c.Set(siteReqKey, siteReq{tenant: t, db: db, base: "/t/" + t.Slug})
-	c.Next()
+	return true
 }
 
 func siteOf(c *gin.Context) siteReq {
@@ -106,11 +114,8 @@ func (h *HTTP) Session() gin.HandlerFunc {
 // which serves members and guests alike.
 func (h *HTTP) OptionalSession() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if _, ok := c.Get(siteReqKey); !ok {
-			h.loadSite(c)
-			if c.IsAborted() {
-				return
-			}
+		if _, ok := c.Get(siteReqKey); !ok && !h.setSite(c) {
+			return // loadSite would run the rest of the chain before attach
 		}
 		h.attach(c)
 		c.Next()
