@@ -15,10 +15,14 @@ import (
 // done page. It runs after registerReservations, whose service it books
 // with.
 //
-// A member signed in on the booking site (members.MemberFrom, set by the
-// members module's session middleware where it runs) books as that
-// member with the profile filled in; everyone else books as a guest.
+// A member signed in on the booking site (members' OptionalSession puts
+// them in the context: members.MemberFrom) books as that member with the
+// profile filled in and members-only menus open; everyone else books as a
+// guest.
 func (a *app) registerBookingSite(site *gin.RouterGroup) {
+	if a.memberSite != nil {
+		site = site.Group("", a.memberSite.OptionalSession())
+	}
 	reservations.NewSite(reservations.SiteConfig{
 		Service: a.reservations, Menus: a.menus, Slots: a.slots, Views: a.views,
 		Member: func(c *gin.Context) (reservations.SiteMember, bool) {
