@@ -5,7 +5,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null)
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: all build run test vet fmt clean proto
+.PHONY: all build run test vet fmt clean proto stripe-mock plugins
 
 all: build
 
@@ -26,6 +26,21 @@ fmt:
 
 clean:
 	rm -rf bin
+
+# stripe-mock (pinned in tools/go.mod) into bin/, for the payments tests (they
+# also build it on first use).
+stripe-mock:
+	cd tools && $(GO) build -o ../bin/stripe-mock github.com/stripe/stripe-mock
+
+# plugins builds each first-party plugin into bin/plugins/<id>/ with its
+# plugin.json and the binary's sha256 filled in.
+plugins:
+	@for d in plugins/*/; do \
+		id=$$(basename $$d); mkdir -p bin/plugins/$$id; \
+		(cd $$d && $(GO) build -o ../../bin/plugins/$$id/$$id .) || exit 1; \
+		sum=$$(sha256sum bin/plugins/$$id/$$id | cut -d' ' -f1); \
+		sed "s/\"sha256\": \"[0-9a-f]*\"/\"sha256\": \"$$sum\"/" $$d/plugin.json > bin/plugins/$$id/plugin.json; \
+	done
 
 # proto regenerates the plugin contract's Go code in sdk/proto (committed) with
 # protoc from Debian (apt-get install -y protobuf-compiler) and the
