@@ -164,6 +164,12 @@ func (s *Service) Change(ctx context.Context, db bun.IDB, t tenants.Tenant, id s
 	}
 	s.log.InfoContext(ctx, "reservation changed", "reservation_id", out.ID, "status", string(out.Status))
 	s.after(ctx, t, evs)
+	if action == ActionCancel {
+		// The refund follows the cancel; its idempotency key makes a retry safe.
+		if err := s.refundOnCancel(ctx, db, t, out); err != nil {
+			s.log.ErrorContext(ctx, "refund after cancel failed", "reservation_id", out.ID, "error", err)
+		}
+	}
 	return out, nil
 }
 

@@ -39,6 +39,11 @@ type Config struct {
 	// RemindBefore: the reminder is due this long before the start
 	// (default DefaultRemind).
 	RemindBefore time.Duration
+	// Payments takes prepayment for menus that require it (nil: such menus
+	// answer payment_unavailable); PaymentWindow is how long a prepaid
+	// booking holds its seat (default DefaultPaymentWindow).
+	Payments      PaymentGateway
+	PaymentWindow time.Duration
 }
 
 // Service books and keeps reservations.
@@ -50,12 +55,17 @@ type Service struct {
 	events       *outbox.Subscriptions
 	notify       func(ctx context.Context, tenantID string, evs []outbox.Event)
 	remindBefore time.Duration
+	payments      PaymentGateway
+	paymentWindow time.Duration
 }
 
 // NewService returns the service.
 func NewService(cfg Config) *Service {
 	s := &Service{log: cfg.Logger, now: cfg.Now, menus: cfg.Menus, slots: cfg.Slots, events: cfg.Events,
-		notify: cfg.Notify, remindBefore: cfg.RemindBefore}
+		notify: cfg.Notify, remindBefore: cfg.RemindBefore, payments: cfg.Payments, paymentWindow: cfg.PaymentWindow}
+	if s.paymentWindow <= 0 {
+		s.paymentWindow = DefaultPaymentWindow
+	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -124,6 +134,8 @@ type Booked struct {
 	CancelToken string
 	// Replayed: the request had booked already; this is that reservation.
 	Replayed bool
+	// Payment: the prepayment the customer completes (prepaid menus).
+	Payment *Payment
 }
 
 func newID() (string, error) {
@@ -418,6 +430,19 @@ func (s *Service) Book(ctx context.Context, db bun.IDB, t tenants.Tenant, in Boo
 	if m.ApprovalRequired && !staff {
 		status = StatusPending
 	}
+	prepaid := false
+	if !staff && in.waitlistID == "" {
+		policy, err := s.menus.PaymentPolicy(ctx, db, m.ID)
+		if err != nil {
+			return Booked{}, err
+		}
+		if prepaid = policy.PrepaymentRequired; prepaid {
+			if s.payments == nil {
+				return Booked{}, ErrPaymentUnavailable
+			}
+			status = StatusPending // until the payment succeeds
+		}
+	}
 	price := m.Price + optPrice
 	if m.BookingMode != menus.ModeHours {
 		price *= int64(in.PartySize)
@@ -523,6 +548,9 @@ func (s *Service) Book(ctx context.Context, db bun.IDB, t tenants.Tenant, in Boo
 		if r.Status == StatusConfirmed {
 			evs, err = s.remind(ctx, tx, evs, r, m, zone, now)
 		}
+		if err == nil && prepaid {
+			evs, err = s.holdForPayment(ctx, tx, evs, r, now)
+		}
 		return err
 	})
 	if errors.Is(err, errDuplicateRequest) {
@@ -537,6 +565,13 @@ func (s *Service) Book(ctx context.Context, db bun.IDB, t tenants.Tenant, in Boo
 	}
 	s.log.InfoContext(ctx, "reservation booked", "reservation_id", r.ID, "menu_id", r.MenuID, "status", string(r.Status))
 	s.after(ctx, t, evs)
+	if prepaid {
+		pay, err := s.startPayment(ctx, db, t, r)
+		if err != nil {
+			return Booked{}, err
+		}
+		return Booked{Reservation: r, CancelToken: token, Payment: &pay}, nil
+	}
 	return Booked{Reservation: r, CancelToken: token}, nil
 }
 

@@ -1,0 +1,6 @@
+CREATE TABLE payment_webhook_events (
+    event_id       VARCHAR(255) NOT NULL PRIMARY KEY,
+    reservation_id VARCHAR(32)  NOT NULL,
+    kind           VARCHAR(16)  NOT NULL,
+    received_at    TIMESTAMP NOT NULL
+)
