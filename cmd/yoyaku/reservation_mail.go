@@ -43,5 +43,12 @@ func (a *app) reservationState(ctx context.Context, db bun.IDB, id string) (noti
 // after the site's rate limit and tenant middleware): the link of the
 // reservation mails. It runs after registerReservations made the engine.
 func (a *app) registerGuestPages(site *gin.RouterGroup) {
-	reservations.NewGuestPages(reservations.GuestPagesConfig{Service: a.reservations, Views: a.views}).Register(site)
+	gp := reservations.NewGuestPages(reservations.GuestPagesConfig{Service: a.reservations, Views: a.views})
+	gp.Register(site)
+	// The accept page of the waitlist offer mail: by its token, or as the
+	// signed-in member whose entry it is.
+	if a.memberSite != nil {
+		site = site.Group("", a.memberSite.OptionalSession())
+	}
+	gp.RegisterWaitlist(site)
 }

@@ -142,6 +142,8 @@ var events = map[string]eventDef{
 	EventReservationChanged:   reservationDef(),
 	EventReservationCancelled: reservationDef(),
 	EventReservationReminder:  reservationDef(),
+	EventWaitlistOffer:        waitlistDef(),
+	EventWaitlistExpired:      waitlistDef(),
 	EventMailTest: {
 		copyable: true,
 		decode:   decodeAs[MailTest],
