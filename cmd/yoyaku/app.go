@@ -193,6 +193,8 @@ func openApp(ctx context.Context, cfg config.Config, log *slog.Logger, mode migr
 	}
 	// A waitlist offer's hold ends when its timer event comes due.
 	a.subs.Subscribe("waitlist", reservations.EventWaitlistHoldDue, a.waitlistHoldDue)
+	// A prepaid booking's seat is released when its payment time is up.
+	a.subs.Subscribe("payments", reservations.EventPaymentDue, a.paymentDue)
 	a.tenants = tenants.NewService(tenants.Config{Control: control, Registry: reg, Location: loc, Logger: log,
 		Provision: a.provisionOwner})
 	// Maintenance and end-of-service notices are mailed to the contacts of

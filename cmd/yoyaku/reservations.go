@@ -23,7 +23,7 @@ import (
 func (a *app) registerReservations(api, public *gin.RouterGroup, apiNeed reservations.NeedFunc) {
 	if a.reservations == nil {
 		a.reservations = reservations.NewService(reservations.Config{Logger: a.log, Menus: a.menus, Slots: a.slots,
-			Events: a.subs, Notify: a.notifyOutbox})
+			Events: a.subs, Notify: a.notifyOutbox, Payments: a.paymentGateway()})
 	}
 	cfg := reservations.HTTPConfig{Service: a.reservations, APINeed: apiNeed}
 	if a.memberSite != nil {
