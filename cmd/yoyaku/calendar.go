@@ -10,6 +10,7 @@ import (
 	"github.com/yoyaku-oss/yoyaku/modules/identity"
 	"github.com/yoyaku-oss/yoyaku/modules/menus"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/authz"
+	"github.com/yoyaku-oss/yoyaku/modules/tenants"
 	"github.com/yoyaku-oss/yoyaku/modules/timeslots"
 )
 
@@ -71,6 +72,15 @@ func (a *app) wireCatalog() {
 			return err
 		}),
 		Menus: a.menus, // timetable sessions are checked against the catalog
+		// Seats freed by raising a session's capacity (or reopening it) go
+		// to its waitlist in the calendar's own transaction.
+		OnSeatsFreed: func(ctx context.Context, tx bun.IDB, slotID string) (func(), error) {
+			t, ok := tenants.FromContext(ctx)
+			if a.reservations == nil || !ok {
+				return nil, nil
+			}
+			return a.reservations.OfferFreedTx(ctx, tx, t, slotID)
+		},
 	})
 }
 

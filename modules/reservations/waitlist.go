@@ -765,6 +765,18 @@ func (s *Service) OfferFreed(ctx context.Context, db bun.IDB, t tenants.Tenant, 
 	return nil
 }
 
+// OfferFreedTx offers the free seats of session slotID to its line inside
+// the caller's transaction tx (the calendar's capacity change: see
+// timeslots.Config.OnSeatsFreed). The returned func hands the offers'
+// events to the dispatcher; call it after the commit.
+func (s *Service) OfferFreedTx(ctx context.Context, tx bun.IDB, t tenants.Tenant, slotID string) (func(), error) {
+	evs, err := s.offerNext(ctx, tx, t, slotID, s.clock())
+	if err != nil {
+		return nil, err
+	}
+	return func() { s.after(ctx, t, evs) }, nil
+}
+
 // WaitlistEntryOf returns member memberID's entry in session slotID's
 // line.
 func (s *Service) WaitlistEntryOf(ctx context.Context, db bun.IDB, slotID, memberID string) (WaitlistEntry, error) {

@@ -47,6 +47,13 @@ type Config struct {
 	// Menus is the catalog timetable sessions are checked against (the
 	// menus module's *Service); creating or re-assigning sessions needs it.
 	Menus MenuCatalog
+	// OnSeatsFreed runs inside UpdateSlot's transaction when a session
+	// gains free seats (its capacity raised, or reopened), after the
+	// guarded update: the reservations module offers them to the
+	// session's waitlist there (cmd/yoyaku hands it in; this module comes
+	// before reservations). The returned func, when not nil, runs after
+	// the commit (to wake the outbox dispatcher).
+	OnSeatsFreed func(ctx context.Context, tx bun.IDB, slotID string) (after func(), err error)
 }
 
 // Service keeps the business calendars of tenants.
@@ -56,6 +63,7 @@ type Service struct {
 	providers ExistsFunc
 	resources ExistsFunc
 	menus     MenuCatalog
+	freed     func(ctx context.Context, tx bun.IDB, slotID string) (func(), error)
 }
 
 // NewService returns the calendar service.
@@ -67,7 +75,7 @@ func NewService(cfg Config) *Service {
 		cfg.Now = time.Now
 	}
 	return &Service{log: cfg.Logger, now: cfg.Now, providers: cfg.ProviderExists, resources: cfg.ResourceExists,
-		menus: cfg.Menus}
+		menus: cfg.Menus, freed: cfg.OnSeatsFreed}
 }
 
 // RangeInput is a range as a client writes it: "HH:MM" times.

@@ -447,7 +447,9 @@ func (s *Service) UpdateSlot(ctx context.Context, db bun.IDB, id string, p SlotP
 		return Slot{}, err
 	}
 	var out Slot
+	var after func()
 	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		after = nil
 		if err := lockSlot(ctx, tx, id); err != nil {
 			return err
 		}
@@ -514,10 +516,27 @@ func (s *Service) UpdateSlot(ctx context.Context, db bun.IDB, id string, p SlotP
 		}
 		out = next
 		out.Booked = old.Booked
-		return slotAudit(ctx, tx, AuditSlotUpdate, "slot", id, ch)
+		if err := slotAudit(ctx, tx, AuditSlotUpdate, "slot", id, ch); err != nil {
+			return err
+		}
+		// More room, or open again: the waitlist is offered the free seats
+		// in this transaction, so nobody outside the line takes them first.
+		if s.freed != nil && !next.Closed && (next.Capacity > old.Capacity || old.Closed) {
+			if after, err = s.freed(ctx, tx, id); err != nil {
+				return err
+			}
+			// The offers hold seats: the answer shows the session as it is.
+			if cur, err := selectSlot(ctx, tx, id); err == nil {
+				out.Booked = cur.Booked
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return Slot{}, err
+	}
+	if after != nil {
+		after()
 	}
 	return out, nil
 }
