@@ -460,6 +460,8 @@ func (a *app) handler(operatorToken string) (*gin.Engine, error) {
 	// Members: tenant API, booking-site pages and console pages.
 	a.registerMembers(tenantAPI, r.Group("/t/:tenant", th.SiteTenant()), admin.Group("", console.RequireSession()), idAPI.Need, console)
 	a.registerReservations(tenantAPI, public, idAPI.Need)
+	// Payment providers' webhooks: no API key, the plugin verifies them.
+	a.registerPaymentWebhooks(r.Group("/api/v1/webhooks/plugins/:plugin_id/:tenant", th.APITenant()))
 	a.registerMyPage(site)
 	// CSV exports and the member import: tenant API and console downloads.
 	a.registerExports(tenantAPI, admin.Group("", console.RequireSession()), idAPI.Need, console)

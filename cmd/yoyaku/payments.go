@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/gin-gonic/gin"
 	"github.com/uptrace/bun"
 
 	"github.com/yoyaku-oss/yoyaku/modules/platform/outbox"
@@ -26,4 +27,11 @@ func (a *app) paymentDue(ctx context.Context, db bun.IDB, t outbox.Tenant, e out
 		return errors.New("reservations: not wired")
 	}
 	return a.reservations.PaymentDueHandler(a.tenants.GetByID)(ctx, db, t, e)
+}
+
+// registerPaymentWebhooks serves the payment providers' webhooks on g
+// ("/api/v1/webhooks/plugins/:plugin_id/:tenant" after the tenant
+// middleware).
+func (a *app) registerPaymentWebhooks(g *gin.RouterGroup) {
+	reservations.NewHTTP(reservations.HTTPConfig{Service: a.reservations}).RegisterPaymentWebhooks(g)
 }

@@ -98,6 +98,9 @@ func (h *HTTP) RegisterAPI(g *gin.RouterGroup) {
 
 	g.GET("/booking-rules", view, h.getRules)
 	g.PUT("/booking-rules", edit, h.putRules)
+
+	g.GET("/menus/:id/payment-policy", view, h.getPaymentPolicy)
+	g.PUT("/menus/:id/payment-policy", edit, h.putPaymentPolicy)
 }
 
 // RegisterPublic adds the public catalog to g ("/api/v1/public/:tenant"

@@ -279,4 +279,7 @@ const (
 	AuditResourceUpdate = "resource.update"
 	AuditResourceDelete = "resource.delete"
 	AuditRulesUpdate    = "booking_rules.update"
+
+	// AuditMenuPaymentPolicy: a menu's payment policy replaced.
+	AuditMenuPaymentPolicy = "menu.payment_policy"
 )

@@ -87,9 +87,6 @@ func (s *Service) SetPaymentPolicy(ctx context.Context, db bun.IDB, id string, p
 	if err := v.Err(); err != nil {
 		return PaymentPolicy{}, err
 	}
-	if _, err := s.get(ctx, db, id); err != nil {
-		return PaymentPolicy{}, err
-	}
 	if p.CancellationFees == nil {
 		p.CancellationFees = []CancellationFee{}
 	}
@@ -100,10 +97,32 @@ func (s *Service) SetPaymentPolicy(ctx context.Context, db bun.IDB, id string, p
 		return PaymentPolicy{}, err
 	}
 	row := &paymentPolicyRow{MenuID: id, PrepaymentRequired: p.PrepaymentRequired, CancellationFees: string(fees), UpdatedAt: time.Now().UTC()}
-	if _, err := db.NewDelete().Model((*paymentPolicyRow)(nil)).Where("menu_id = ?", id).Exec(ctx); err != nil {
-		return PaymentPolicy{}, err
-	}
-	if _, err := db.NewInsert().Model(row).Exec(ctx); err != nil {
+	err = db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if _, err := s.get(ctx, tx, id); err != nil {
+			return err
+		}
+		before, err := s.PaymentPolicy(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		oldFees, err := json.Marshal(before.CancellationFees)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.NewDelete().Model((*paymentPolicyRow)(nil)).Where("menu_id = ?", id).Exec(ctx); err != nil {
+			return err
+		}
+		if _, err := tx.NewInsert().Model(row).Exec(ctx); err != nil {
+			return err
+		}
+		ch := diff(map[string]any{"prepayment_required": before.PrepaymentRequired, "cancellation_fees": string(oldFees)},
+			map[string]any{"prepayment_required": p.PrepaymentRequired, "cancellation_fees": string(fees)})
+		if len(ch) == 0 {
+			return nil
+		}
+		return audit(ctx, tx, AuditMenuPaymentPolicy, "menu", id, ch)
+	})
+	if err != nil {
 		return PaymentPolicy{}, err
 	}
 	return p, nil

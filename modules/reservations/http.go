@@ -156,6 +156,8 @@ type reservationJSON struct {
 	CancelledAt  string         `json:"cancelled_at,omitempty"`
 	CancelReason string         `json:"cancel_reason,omitempty"`
 	CancelToken  string         `json:"cancel_token,omitempty"`
+	// Payment: a prepaid booking's payment, completed in the browser.
+	Payment *paymentJSON `json:"payment,omitempty"`
 }
 
 type customerOut struct {
@@ -292,6 +294,9 @@ func (h *HTTP) book(public bool) gin.HandlerFunc {
 		}
 		out := toJSON(b.Reservation, zone, public)
 		out.CancelToken = b.CancelToken
+		if b.Payment != nil {
+			out.Payment = toPaymentJSON(*b.Payment, zone)
+		}
 		status := http.StatusCreated
 		if b.Replayed {
 			status = http.StatusOK
