@@ -195,6 +195,8 @@ func openApp(ctx context.Context, cfg config.Config, log *slog.Logger, mode migr
 	a.subs.Subscribe("waitlist", reservations.EventWaitlistHoldDue, a.waitlistHoldDue)
 	// A prepaid booking's seat is released when its payment time is up.
 	a.subs.Subscribe("payments", reservations.EventPaymentDue, a.paymentDue)
+	// A cancelled prepaid reservation's refund, retried until made.
+	a.subs.Subscribe("payments", reservations.EventRefundDue, a.refundDue)
 	a.tenants = tenants.NewService(tenants.Config{Control: control, Registry: reg, Location: loc, Logger: log,
 		Provision: a.provisionOwner})
 	// Maintenance and end-of-service notices are mailed to the contacts of

@@ -35,3 +35,12 @@ func (a *app) paymentDue(ctx context.Context, db bun.IDB, t outbox.Tenant, e out
 func (a *app) registerPaymentWebhooks(g *gin.RouterGroup) {
 	reservations.NewHTTP(reservations.HTTPConfig{Service: a.reservations}).RegisterPaymentWebhooks(g)
 }
+
+// refundDue is the outbox consumer of a cancelled prepaid reservation's
+// refund (idempotency key "<id>:refund"; retried while the plugin is down).
+func (a *app) refundDue(ctx context.Context, db bun.IDB, t outbox.Tenant, e outbox.Event) error {
+	if a.reservations == nil {
+		return errors.New("reservations: not wired")
+	}
+	return a.reservations.RefundDueHandler(a.tenants.GetByID)(ctx, db, t, e)
+}

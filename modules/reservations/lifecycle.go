@@ -67,7 +67,7 @@ type ChangeInput struct {
 // customers, capacity given back on cancel and reject, version + 1, the
 // operation log and the outbox event, all in one transaction.
 func (s *Service) Change(ctx context.Context, db bun.IDB, t tenants.Tenant, id string, action Action, in ChangeInput) (Reservation, error) {
-	tr, ok := machine[action]
+	_, ok := machine[action]
 	if !ok {
 		return Reservation{}, apperr.Invalid(apperr.Field("action", "oneof", nil))
 	}
@@ -77,10 +77,29 @@ func (s *Service) Change(ctx context.Context, db bun.IDB, t tenants.Tenant, id s
 	if len([]rune(in.Reason)) > 500 {
 		return Reservation{}, apperr.Invalid(apperr.Field("reason", "max", map[string]any{"Param": 500}))
 	}
-	zone, now := ZoneOf(t), s.clock()
 	var out Reservation
 	var evs []outbox.Event
 	err := runTx(ctx, db, func(ctx context.Context, tx bun.Tx) error {
+		var err error
+		out, evs, err = s.changeIn(ctx, tx, t, id, action, in)
+		return err
+	})
+	if err != nil {
+		return Reservation{}, err
+	}
+	s.log.InfoContext(ctx, "reservation changed", "reservation_id", out.ID, "status", string(out.Status))
+	s.after(ctx, t, evs)
+	return out, nil
+}
+
+// changeIn applies action to reservation id inside tx (Change checked the
+// input): it returns the reservation changed and the events to hand to the
+// dispatcher after the commit. A cancelled prepaid reservation's refund is
+// recorded here, in the same transaction (refundDue).
+func (s *Service) changeIn(ctx context.Context, tx bun.IDB, t tenants.Tenant, id string, action Action, in ChangeInput) (out Reservation, evs []outbox.Event, err error) {
+	tr := machine[action]
+	zone, now := ZoneOf(t), s.clock()
+	err = func() error {
 		evs = nil
 		rw, err := selectRow(ctx, tx, id)
 		if err != nil {
@@ -158,19 +177,11 @@ func (s *Service) Change(ctx context.Context, db bun.IDB, t tenants.Tenant, id s
 		}
 		out = r
 		return err
-	})
-	if err != nil {
-		return Reservation{}, err
+	}()
+	if err == nil && action == ActionCancel {
+		evs, err = s.refundDue(ctx, tx, evs, out, now)
 	}
-	s.log.InfoContext(ctx, "reservation changed", "reservation_id", out.ID, "status", string(out.Status))
-	s.after(ctx, t, evs)
-	if action == ActionCancel {
-		// The refund follows the cancel; its idempotency key makes a retry safe.
-		if err := s.refundOnCancel(ctx, db, t, out); err != nil {
-			s.log.ErrorContext(ctx, "refund after cancel failed", "reservation_id", out.ID, "error", err)
-		}
-	}
-	return out, nil
+	return out, evs, err
 }
 
 // MoveInput is where a reservation moves to.

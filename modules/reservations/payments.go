@@ -73,10 +73,18 @@ const (
 	PaymentPaid     = "paid"
 	PaymentExpired  = "expired" // not paid in time, or the provider was down: the seat was released
 	PaymentRefunded = "refunded"
+	// PaymentRefunding: cancelled; the refund (of Refunded) is recorded
+	// as a reservation.refund_due event, made by RefundDueHandler.
+	PaymentRefunding = "refunding"
 )
 
 // EventPaymentDue fires when a prepaid booking's payment time is up.
 const EventPaymentDue = "reservation.payment_due"
+
+// EventRefundDue fires when a paid reservation is cancelled (or paid after
+// its seat was released): RefundDueHandler refunds it, retried by the
+// outbox until the provider answers, always with the key "<id>:refund".
+const EventRefundDue = "reservation.refund_due"
 
 // DefaultPaymentWindow is how long a prepaid booking holds its seat.
 const DefaultPaymentWindow = 15 * time.Minute
@@ -170,19 +178,28 @@ func (s *Service) startPayment(ctx context.Context, db bun.IDB, t tenants.Tenant
 }
 
 // releaseUnpaid marks the payment expired (if it still waits) and cancels
-// the reservation, giving its seat back. It is idempotent.
+// the reservation, giving its seat back, in one transaction. It is
+// idempotent.
 func (s *Service) releaseUnpaid(ctx context.Context, db bun.IDB, t tenants.Tenant, id, reason string) error {
-	res, err := db.NewUpdate().Model((*paymentRow)(nil)).Set("state = ?", PaymentExpired).Set("updated_at = ?", s.clock()).
-		Where("reservation_id = ?", id).Where("state = ?", PaymentAwaiting).Exec(ctx)
-	if err != nil {
+	var evs []outbox.Event
+	err := runTx(ctx, db, func(ctx context.Context, tx bun.Tx) error {
+		evs = nil
+		res, err := tx.NewUpdate().Model((*paymentRow)(nil)).Set("state = ?", PaymentExpired).Set("updated_at = ?", s.clock()).
+			Where("reservation_id = ?", id).Where("state = ?", PaymentAwaiting).Exec(ctx)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil // paid, or released already
+		}
+		_, evs, err = s.changeIn(ctx, tx, t, id, ActionCancel, ChangeInput{Reason: reason})
+		if errors.Is(err, ErrStatus) {
+			evs, err = nil, nil
+		}
 		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return nil // paid, or released already
-	}
-	_, err = s.Change(ctx, db, t, id, ActionCancel, ChangeInput{Reason: reason})
-	if errors.Is(err, ErrStatus) {
-		return nil
+	})
+	if err == nil {
+		s.after(ctx, t, evs)
 	}
 	return err
 }
@@ -230,7 +247,10 @@ func (s *Service) PaymentDueHandler(tenantOf func(ctx context.Context, id string
 
 // ApplyPaymentWebhook verifies a webhook through plugin pluginID and applies
 // its event exactly once: a payment that succeeded confirms the
-// reservation. A forged or replayed webhook changes nothing.
+// reservation, in the transaction that records the event (so a crash
+// cannot leave it paid but pending); a payment that succeeded after its
+// seat was released (or its reservation cancelled) is refunded in full. A
+// forged or replayed webhook changes nothing.
 func (s *Service) ApplyPaymentWebhook(ctx context.Context, db bun.IDB, t tenants.Tenant, pluginID string, body []byte, header http.Header) error {
 	if s.payments == nil {
 		return ErrPaymentUnavailable
@@ -248,9 +268,10 @@ func (s *Service) ApplyPaymentWebhook(ctx context.Context, db bun.IDB, t tenants
 		return err
 	}
 	now := s.clock()
-	fresh := false
+	var evs []outbox.Event
+	failed := false
 	err = runTx(ctx, db, func(ctx context.Context, tx bun.Tx) error {
-		fresh = false
+		evs, failed = nil, false
 		res, err := tx.NewInsert().Model(&webhookEventRow{EventID: pluginID + ":" + hook.DedupeID, ReservationID: row.ReservationID,
 			Kind: hook.Kind, ReceivedAt: now}).Ignore().Exec(ctx)
 		if err != nil {
@@ -259,63 +280,113 @@ func (s *Service) ApplyPaymentWebhook(ctx context.Context, db bun.IDB, t tenants
 		if n, _ := res.RowsAffected(); n == 0 {
 			return nil // applied before: a replay
 		}
-		fresh = true
-		if hook.Kind == "succeeded" {
-			_, err := tx.NewUpdate().Model((*paymentRow)(nil)).Set("state = ?", PaymentPaid).Set("updated_at = ?", now).
-				Where("reservation_id = ?", row.ReservationID).Where("state = ?", PaymentAwaiting).Exec(ctx)
-			return err
+		switch hook.Kind {
+		case "succeeded":
+			cur, err := s.paymentOf(ctx, tx, row.ReservationID)
+			if err != nil || cur == nil {
+				return err
+			}
+			switch cur.State {
+			case PaymentAwaiting:
+				if _, err := tx.NewUpdate().Model((*paymentRow)(nil)).Set("state = ?", PaymentPaid).Set("updated_at = ?", now).
+					Where("reservation_id = ?", cur.ReservationID).Where("state = ?", PaymentAwaiting).Exec(ctx); err != nil {
+					return err
+				}
+				_, evs, err = s.changeIn(ctx, tx, t, cur.ReservationID, ActionConfirm, ChangeInput{})
+				if !errors.Is(err, ErrStatus) {
+					return err
+				}
+				// Cancelled while the customer paid: all of it goes back.
+				evs, err = s.refundAll(ctx, tx, nil, *cur, now)
+				return err
+			case PaymentExpired: // paid after the seat was released: give it all back
+				evs, err = s.refundAll(ctx, tx, nil, *cur, now)
+				return err
+			}
+		case "failed":
+			failed = true
 		}
 		return nil
 	})
-	if err != nil || !fresh {
+	if err != nil {
 		return err
 	}
-	switch hook.Kind {
-	case "succeeded":
-		cur, err := s.paymentOf(ctx, db, row.ReservationID)
-		if err != nil {
-			return err
-		}
-		if cur.State == PaymentPaid {
-			_, err = s.Change(ctx, db, t, row.ReservationID, ActionConfirm, ChangeInput{})
-			if errors.Is(err, ErrStatus) {
-				err = nil
-			}
-			return err
-		}
-		if cur.State == PaymentExpired { // paid after the seat was released: give it all back
-			_, err = s.payments.Refund(ctx, db, t.ID, row.ReservationID+":refund-late", row.PaymentID, row.Amount)
-			return err
-		}
-	case "failed":
+	s.after(ctx, t, evs)
+	if failed {
 		return s.releaseUnpaid(ctx, db, t, row.ReservationID, "payment_failed")
 	}
 	return nil
 }
 
-// refundOnCancel refunds a paid reservation just cancelled, less the
-// menu's cancellation fee for how late it is.
-func (s *Service) refundOnCancel(ctx context.Context, db bun.IDB, t tenants.Tenant, r Reservation) error {
-	row, err := s.paymentOf(ctx, db, r.ID)
-	if err != nil || row == nil || row.State != PaymentPaid || s.payments == nil {
-		return err
+// refundDue records, in the cancel's transaction, the refund of a paid
+// reservation just cancelled: the price less the menu's cancellation fee
+// for how late it is. RefundDueHandler makes it.
+func (s *Service) refundDue(ctx context.Context, tx bun.IDB, evs []outbox.Event, r Reservation, now time.Time) ([]outbox.Event, error) {
+	row, err := s.paymentOf(ctx, tx, r.ID)
+	if err != nil || row == nil || row.State != PaymentPaid {
+		return evs, err
 	}
-	policy, err := s.menus.PaymentPolicy(ctx, db, r.MenuID)
+	policy, err := s.menus.PaymentPolicy(ctx, tx, r.MenuID)
 	if err != nil {
-		return err
+		return evs, err
 	}
-	fee := row.Amount * int64(policy.FeePercent(r.StartsAt.Sub(s.clock()))) / 100
-	amount := row.Amount - fee
-	if amount > 0 {
-		ref, err := s.payments.Refund(ctx, db, t.ID, r.ID+":refund", row.PaymentID, amount)
+	fee := row.Amount * int64(policy.FeePercent(r.StartsAt.Sub(now))) / 100
+	return s.refund(ctx, tx, evs, *row, row.Amount-fee, now)
+}
+
+// refundAll records the refund of the whole of row's payment.
+func (s *Service) refundAll(ctx context.Context, tx bun.IDB, evs []outbox.Event, row paymentRow, now time.Time) ([]outbox.Event, error) {
+	return s.refund(ctx, tx, evs, row, row.Amount, now)
+}
+
+// refund records that amount of row's payment goes back: the row is
+// refunding (refunded when amount is 0) and a reservation.refund_due event
+// is enqueued, in tx.
+func (s *Service) refund(ctx context.Context, tx bun.IDB, evs []outbox.Event, row paymentRow, amount int64, now time.Time) ([]outbox.Event, error) {
+	state := PaymentRefunding
+	if amount <= 0 {
+		amount, state = 0, PaymentRefunded
+	}
+	res, err := tx.NewUpdate().Model((*paymentRow)(nil)).Set("state = ?", state).Set("refunded = ?", amount).
+		Set("updated_at = ?", now).Where("reservation_id = ?", row.ReservationID).Where("state = ?", row.State).Exec(ctx)
+	if err != nil {
+		return evs, err
+	}
+	if n, _ := res.RowsAffected(); n != 1 || state != PaymentRefunding {
+		return evs, nil
+	}
+	got, err := outbox.Enqueue(ctx, tx, s.events, outbox.NewEvent{Type: EventRefundDue, AggregateType: "reservation",
+		AggregateID: row.ReservationID, Payload: Event{ReservationID: row.ReservationID}, Key: row.ReservationID})
+	return append(evs, got...), err
+}
+
+// RefundDueHandler is the outbox consumer of EventRefundDue: it refunds
+// what the cancel recorded, with the idempotency key "<id>:refund", so a
+// retry never refunds twice. A provider that is down is retried by the
+// outbox; a refused refund is a dead letter for the operator.
+func (s *Service) RefundDueHandler(tenantOf func(ctx context.Context, id string) (tenants.Tenant, error)) outbox.Handler {
+	return func(ctx context.Context, db bun.IDB, ot outbox.Tenant, e outbox.Event) error {
+		row, err := s.paymentOf(ctx, db, e.AggregateID)
+		if err != nil || row == nil || row.State != PaymentRefunding {
+			return err
+		}
+		if s.payments == nil {
+			return ErrPaymentUnavailable
+		}
+		t, err := tenantOf(ctx, ot.ID)
+		if err != nil {
+			return err
+		}
+		ref, err := s.payments.Refund(ctx, db, t.ID, row.ReservationID+":refund", row.PaymentID, row.Refunded)
 		if err != nil {
 			return err
 		}
 		if ref.Declined {
-			return ErrPaymentDeclined.WithArgs(map[string]any{"Code": ref.Code})
+			s.log.ErrorContext(ctx, "refund refused", "reservation_id", row.ReservationID, "code", ref.Code)
+			return outbox.Permanent(ErrPaymentDeclined.WithArgs(map[string]any{"Code": ref.Code}))
 		}
+		_, err = db.NewUpdate().Model((*paymentRow)(nil)).Set("state = ?", PaymentRefunded).Set("updated_at = ?", s.clock()).
+			Where("reservation_id = ?", row.ReservationID).Where("state = ?", PaymentRefunding).Exec(ctx)
+		return err
 	}
-	_, err = db.NewUpdate().Model((*paymentRow)(nil)).Set("state = ?", PaymentRefunded).Set("refunded = ?", amount).
-		Set("updated_at = ?", s.clock()).Where("reservation_id = ?", r.ID).Where("state = ?", PaymentPaid).Exec(ctx)
-	return err
 }

@@ -50,6 +50,9 @@ func (g *fakeGateway) CancelPayment(_ context.Context, _ bun.IDB, _, key, _, _ s
 func (g *fakeGateway) Refund(_ context.Context, _ bun.IDB, _, key, id string, amount int64) (reservations.PaymentRefund, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if g.down {
+		return reservations.PaymentRefund{}, apperr.New(apperr.KindUnavailable, "plugin_unavailable")
+	}
 	g.refunds[key] += amount
 	return reservations.PaymentRefund{ID: "re_" + id, Amount: amount}, nil
 }
@@ -126,6 +129,22 @@ func TestPrepaidBooking(t *testing.T) {
 		e.setNow(r.StartsAt.Add(-10 * time.Hour))
 		if _, err := svc.Change(e.ctx, db, e.tenant, b.ID, reservations.ActionCancel, reservations.ChangeInput{}); err != nil {
 			t.Fatal(err)
+		}
+		// The refund is recorded with the cancel and made by its outbox
+		// consumer, with one key however often it is delivered.
+		if st, refunded, _ := svc.PaymentState(e.ctx, db, b.ID); st != reservations.PaymentRefunding || refunded != 2000 {
+			t.Errorf("payment after the cancel: %s %d, want refunding 2000", st, refunded)
+		}
+		refund := svc.RefundDueHandler(func(context.Context, string) (tenants.Tenant, error) { return e.tenant, nil })
+		gw.down = true
+		if err := refund(e.ctx, db, outbox.Tenant{ID: e.tenant.ID}, outbox.Event{AggregateID: b.ID}); err == nil {
+			t.Fatal("refund while payments are down: no error, so the outbox would not retry")
+		}
+		gw.down = false
+		for range 2 {
+			if err := refund(e.ctx, db, outbox.Tenant{ID: e.tenant.ID}, outbox.Event{AggregateID: b.ID}); err != nil {
+				t.Fatal(err)
+			}
 		}
 		if got := gw.refunds[b.ID+":refund"]; got != 2000 {
 			t.Errorf("refunded %d, want 2000", got)
