@@ -123,6 +123,8 @@ func (s *Site) Register(g *gin.RouterGroup) {
 	g.GET("/book/:menu/form", s.load, s.formPage)
 	g.POST("/book/:menu/form", s.load, s.checkCSRF, s.formPost)
 	g.POST("/book/:menu/confirm", s.load, s.checkCSRF, s.confirmPost)
+	g.GET("/book/:menu/waitlist", s.load, s.waitlistPage)
+	g.POST("/book/:menu/waitlist", s.load, s.checkCSRF, s.waitlistPost)
 	g.GET("/booked/:id", s.load, s.donePage)
 	g.GET("/booked/:id/calendar.ics", s.load, s.ics)
 }
@@ -469,6 +471,8 @@ var dayMarks = map[string]string{"open": "○", "full": "×", "closed": "休", "
 type siteTime struct {
 	Label, Seats, Href string
 	Full               bool
+	// WaitHref joins the waitlist of a full session.
+	WaitHref string
 }
 
 type siteProvider struct {
@@ -673,6 +677,8 @@ func (s *Site) siteTime(c *gin.Context, m menus.Menu, sl timeslots.AvailableSlot
 	}
 	if !tc.Full {
 		tc.Href = s.formHref(sc.base, m, sl, provider, sc.zone)
+	} else if sl.SlotID != "" {
+		tc.WaitHref = s.waitHref(sc.base, m, sl.SlotID)
 	}
 	return tc
 }
