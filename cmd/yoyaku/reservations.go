@@ -3,10 +3,13 @@ package main
 import (
 	"context"
 	"errors"
+	"net/http"
 
 	"github.com/gin-gonic/gin"
 	"github.com/uptrace/bun"
 
+	"github.com/yoyaku-oss/yoyaku/modules/platform/apperr"
+	"github.com/yoyaku-oss/yoyaku/modules/platform/httpx"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/outbox"
 
 	"github.com/yoyaku-oss/yoyaku/modules/reservations"
@@ -52,4 +55,27 @@ func (a *app) registerMyPage(site *gin.RouterGroup) {
 		return
 	}
 	reservations.NewHTTP(reservations.HTTPConfig{Service: a.reservations}).RegisterMyPage(site, a.memberSite.OptionalSession())
+	// The member's JSON endpoints also live under the site, because the
+	// member cookie is scoped to /t/{tenant}/ (a browser never sends it to
+	// /api/v1/public/{tenant}/me/...): /t/{tenant}/api/me/reservations.
+	// The cookie is SameSite=Lax and these POSTs take JSON, but a form on
+	// another site could still post text/plain; so every write here must
+	// carry the header X-Requested-With, which a cross-site page can only
+	// send after a CORS preflight this server never grants.
+	reservations.NewHTTP(reservations.HTTPConfig{Service: a.reservations, MemberSession: a.memberSite.OptionalSession()}).
+		RegisterMember(site.Group("/api", requireXHR))
+}
+
+// errXHRRequired: a cookie-authenticated JSON write without the
+// X-Requested-With header (the member API's CSRF guard).
+var errXHRRequired = apperr.New(apperr.KindForbidden, "member_csrf_invalid")
+
+// requireXHR refuses writes without an X-Requested-With header.
+func requireXHR(c *gin.Context) {
+	if c.Request.Method != http.MethodGet && c.Request.Method != http.MethodHead && c.GetHeader("X-Requested-With") == "" {
+		httpx.Fail(c, errXHRRequired)
+		c.Abort()
+		return
+	}
+	c.Next()
 }
