@@ -256,7 +256,7 @@ const (
 	MaxAnswerText  = 1000
 	MaxAnswerLong  = 5000
 	CellMinutes    = 5
-	maxTxAttempts  = 6
+	maxTxAttempts  = 12
 	DefaultRemind  = 24 * time.Hour
 	numberAlphabet = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ" // no 0/O, 1/I
 	numberRandLen  = 5

@@ -48,13 +48,13 @@ type Config struct {
 
 // Service books and keeps reservations.
 type Service struct {
-	log          *slog.Logger
-	now          func() time.Time
-	menus        *menus.Service
-	slots        *timeslots.Service
-	events       *outbox.Subscriptions
-	notify       func(ctx context.Context, tenantID string, evs []outbox.Event)
-	remindBefore time.Duration
+	log           *slog.Logger
+	now           func() time.Time
+	menus         *menus.Service
+	slots         *timeslots.Service
+	events        *outbox.Subscriptions
+	notify        func(ctx context.Context, tenantID string, evs []outbox.Event)
+	remindBefore  time.Duration
 	payments      PaymentGateway
 	paymentWindow time.Duration
 }
@@ -346,11 +346,16 @@ func runTx(ctx context.Context, db bun.IDB, fn func(ctx context.Context, tx bun.
 		if err == nil || !retryable(err) {
 			return err
 		}
-		n, _ := rand.Int(rand.Reader, big.NewInt(int64(attempt*10)))
+		// Exponential backoff with full jitter, capped: under a burst of
+		// cancellations and joins on one session, InnoDB picks deadlock
+		// victims repeatedly, and a short fixed pause only meets the same
+		// crowd again.
+		ceiling := min(5<<attempt, 250)
+		n, _ := rand.Int(rand.Reader, big.NewInt(int64(ceiling)))
 		select {
 		case <-ctx.Done():
 			return err
-		case <-time.After(time.Duration(attempt*5+int(n.Int64())) * time.Millisecond):
+		case <-time.After(time.Duration(1+n.Int64()) * time.Millisecond):
 		}
 	}
 	return err
