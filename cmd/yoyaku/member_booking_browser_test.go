@@ -198,6 +198,9 @@ func TestMemberBooksAndCancelsFromMyPage(t *testing.T) {
 		if got := text("the booking", card); !strings.Contains(got, number) || !strings.Contains(got, "キャンセル済み") {
 			t.Errorf("after cancelling the booking reads %q", got)
 		}
+		if got := text("the message", "p.flash"); got != "予約をキャンセルしました。" {
+			t.Errorf("after cancelling the page says %q", got)
+		}
 		browsertest.Screenshot(t, ctx, "10-mypage-cancelled")
 		if q, _ := asked.Load().(string); q != "" {
 			t.Logf("the page asked before cancelling: %q", q)

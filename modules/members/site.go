@@ -620,8 +620,17 @@ func (h *HTTP) mypage(c *gin.Context) {
 		}
 	}
 	data := map[string]any{"Rows": rows, "Reservations": section, "Name": m.Profile.Name()}
-	if c.Query("done") == "saved" {
+	// What the last action on the page did: a saved profile, or a
+	// reservation cancelled (or refused) by the reservations section.
+	switch c.Query("done") {
+	case "saved":
 		data["Flash"] = tr(c, "members.site.mypage.saved", nil)
+	case "cancelled":
+		data["Flash"] = tr(c, "waitlist.mypage.cancelled", nil)
+	case "cancel_refused":
+		data["Flash"] = tr(c, "waitlist.mypage.cancel_refused", nil)
+	case "csrf":
+		data["Flash"] = tr(c, "waitlist.mypage.csrf", nil)
 	}
 	h.page(c, http.StatusOK, "site_member_mypage.html", "members.site.mypage.title", data)
 }
