@@ -147,6 +147,9 @@ func TestBookingSite(t *testing.T) {
 		weights["menus"] = len(home.body)
 		bsWantText(t, "menus", home, "Yoyaku デモ店", "ヘアサロン", "カット", "60分", "¥4,400（税込）", "朝ヨガ（60分）",
 			"¥2,000／人（税込）", "はじめての確定申告セミナー", "初心者歓迎。マットは無料でお貸しします。")
+		if !strings.Contains(home.body, `class="book-member" href="/t/demo/login">ログイン</a>`) {
+			t.Fatalf("a guest is offered no login in the header:\n%s", home.body)
+		}
 		yoga := bsMenuIDOn(t, home.body, "朝ヨガ（60分）")
 		cut := bsMenuIDOn(t, home.body, "カット")
 
