@@ -134,7 +134,10 @@ func TestPaymentsWithTheStripePlugin(t *testing.T) {
 		return x.callJSON("POST", pub+"/reservations", "", fmt.Sprintf(`{"menu_id":%q,"slot_id":%q,"party_size":2,
 			"customer":{"name":"客 %d","email":"guest%d@example.jp"}}`, menu, slot, i, i))
 	}
-	get := func(id string) map[string]any { t.Helper(); return x.must(200, "GET", "/api/v1/reservations/"+id, admin, "") }
+	get := func(id string) map[string]any {
+		t.Helper()
+		return x.must(200, "GET", "/api/v1/reservations/"+id, admin, "")
+	}
 
 	// A prepaid booking: pending, its PaymentIntent made for 6000 yen with
 	// the reservation's key.

@@ -263,7 +263,9 @@ func (s *Service) VerifyPassword(ctx context.Context, phc, password string) (ok,
 
 // SpendDummyHash costs what a failed VerifyPassword costs, for an unknown
 // account, so that refusing it takes as long as a wrong password.
-func (s *Service) SpendDummyHash(ctx context.Context, password string) { s.spendDummyHash(ctx, password) }
+func (s *Service) SpendDummyHash(ctx context.Context, password string) {
+	s.spendDummyHash(ctx, password)
+}
 
 // ThrottleSource is the key under which login failures from sourceIP are
 // counted: the address for IPv4, its /64 for IPv6, "" when unparseable.
