@@ -188,9 +188,21 @@ func TestMemberBooksAndCancelsFromMyPage(t *testing.T) {
 		}
 		browsertest.Screenshot(t, ctx, "9-mypage-upcoming")
 
-		// Cancel with the page's button (a confirmation the page asks for
-		// is accepted by the watcher above).
+		// Cancel in two steps (UI.md): the button alone does nothing until
+		// the 「キャンセルします」 box is ticked (required, no JS).
+		if got := text("the confirm box", card+" form label"); got != "キャンセルします" {
+			t.Errorf("confirm box %q", got)
+		}
+		browsertest.Do(t, ctx, "press cancel without ticking the box",
+			chromedp.Click(chromedp.CSS(card+" form button")),
+			chromedp.Sleep(300*time.Millisecond),
+			chromedp.WaitVisible(chromedp.CSS(card+" form button")),
+		)
+		if got := text("the booking", card); strings.Contains(got, "キャンセル済み") {
+			t.Fatalf("the button cancelled without the box ticked: %q", got)
+		}
 		browsertest.Do(t, ctx, "cancel from the my page",
+			chromedp.Click(chromedp.CSS(card+" form input[name=confirm]")),
 			chromedp.Click(chromedp.CSS(card+" form button")),
 			chromedp.WaitNotPresent(chromedp.CSS(card+" form button")),
 			chromedp.WaitVisible(chromedp.CSS(card)),
@@ -205,7 +217,7 @@ func TestMemberBooksAndCancelsFromMyPage(t *testing.T) {
 		if q, _ := asked.Load().(string); q != "" {
 			t.Logf("the page asked before cancelling: %q", q)
 		} else {
-			t.Log("the my page cancelled without asking for confirmation")
+			t.Log("no JS dialog: the confirmation is the required 「キャンセルします」 box")
 		}
 
 		if got := sessionOnDay(t, ctx, dayURL, href); got == "" || seatsLeft(t, got) != before {

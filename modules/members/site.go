@@ -629,6 +629,12 @@ func (h *HTTP) mypage(c *gin.Context) {
 		data["Flash"] = tr(c, "waitlist.mypage.cancelled", nil)
 	case "cancel_refused":
 		data["Flash"] = tr(c, "waitlist.mypage.cancel_refused", nil)
+	case "cancel_unconfirmed":
+		data["Flash"] = tr(c, "waitlist.mypage.cancel_unconfirmed", nil)
+	case "moved":
+		data["Flash"] = tr(c, "waitlist.mypage.moved", nil)
+	case "move_refused":
+		data["Flash"] = tr(c, "waitlist.mypage.move_refused", nil)
 	case "csrf":
 		data["Flash"] = tr(c, "waitlist.mypage.csrf", nil)
 	}

@@ -23,12 +23,14 @@ type Translator func(lang, id string, args map[string]any) string
 var myPageTmpl = template.Must(template.New("my").Parse(`{{define "list"}}<ul class="my-reservations">
 {{range .}}<li class="card" data-number="{{.Number}}"><p><strong>{{.When}}</strong> {{.Menu}}</p>
 <p>{{.NumberLabel}} {{.Number}} · {{.Party}} · {{.Status}}</p>
-{{if .CancelURL}}<form method="post" action="{{.CancelURL}}"><input type="hidden" name="csrf_token" value="{{.CSRF}}"><button type="submit" class="button secondary">{{.CancelLabel}}</button></form>{{end}}
+{{if .ChangeURL}}<p><a class="button secondary change" href="{{.ChangeURL}}">{{.ChangeLabel}}</a></p>{{end}}
+{{if .CancelURL}}<form method="post" action="{{.CancelURL}}" class="cancel"><input type="hidden" name="csrf_token" value="{{.CSRF}}"><label class="check"><input type="checkbox" name="confirm" value="1" required> {{.ConfirmLabel}}</label> <button type="submit" class="button secondary">{{.CancelLabel}}</button></form>{{end}}
 </li>{{end}}</ul>{{end}}<h3>{{.UpcomingH}}</h3>{{if .Upcoming}}{{template "list" .Upcoming}}{{else}}<p>{{.None}}</p>{{end}}
 <h3>{{.PastH}}</h3>{{if .Past}}{{template "list" .Past}}{{else}}<p>{{.None}}</p>{{end}}`))
 
 type myItem struct {
 	When, Menu, Number, NumberLabel, Party, Status, CancelURL, CSRF, CancelLabel string
+	ConfirmLabel, ChangeURL, ChangeLabel                                         string
 }
 
 // MyPageSection returns the my page's reservations section
@@ -60,9 +62,15 @@ func (s *Service) MyPageSection(tr Translator) members.ReservationsHook {
 					Party:       tr(lang, "waitlist.mypage.party", map[string]any{"N": r.PartySize}),
 					Status:      tr(lang, "waitlist.status."+string(r.Status), nil)}
 				deadline := r.StartsAt.Add(-time.Duration(mn.Effective.CancelDeadlineMinutes) * time.Minute)
+				changeBy := r.StartsAt.Add(-time.Duration(mn.Effective.ChangeDeadlineMinutes) * time.Minute)
+				if upcoming && r.Status.Active() && now.Before(changeBy) && csrf != "" {
+					it.ChangeURL = "/t/" + t.Slug + "/my/reservations/" + r.ID + "/change"
+					it.ChangeLabel = tr(lang, "waitlist.mypage.change", nil)
+				}
 				if upcoming && r.Status.Active() && now.Before(deadline) && csrf != "" {
 					it.CancelURL = "/t/" + t.Slug + "/my/reservations/" + r.ID + "/cancel"
 					it.CSRF, it.CancelLabel = csrf, tr(lang, "waitlist.mypage.cancel", nil)
+					it.ConfirmLabel = tr(lang, "waitlist.mypage.cancel_confirm", nil)
 				}
 				out = append(out, it)
 			}
@@ -114,6 +122,12 @@ func (h *HTTP) myPageCancel(c *gin.Context) {
 		return
 	case !ok || !members.CheckSessionCSRF(c, c.PostForm("csrf_token")):
 		c.Redirect(http.StatusSeeOther, base+"/mypage?done=csrf#reservations")
+		return
+	case c.PostForm("confirm") != "1":
+		// The second step (UI.md: destructive actions are confirmed): the
+		// form's required 「キャンセルします」 box, checked here too for
+		// a browser that skips the required attribute.
+		c.Redirect(http.StatusSeeOther, base+"/mypage?done=cancel_unconfirmed#reservations")
 		return
 	}
 	_, err = h.svc.Change(c.Request.Context(), db, t, c.Param("id"), ActionCancel, ChangeInput{Customer: true, MemberID: m.ID})
