@@ -23,7 +23,7 @@ func (a *app) registerBookingSite(site *gin.RouterGroup) {
 	if a.memberSite != nil {
 		site = site.Group("", a.memberSite.OptionalSession())
 	}
-	reservations.NewSite(reservations.SiteConfig{
+	bs := reservations.NewSite(reservations.SiteConfig{
 		Service: a.reservations, Menus: a.menus, Slots: a.slots, Views: a.views,
 		Member: func(c *gin.Context) (reservations.SiteMember, bool) {
 			m, ok := members.MemberFrom(c.Request.Context())
@@ -35,5 +35,9 @@ func (a *app) registerBookingSite(site *gin.RouterGroup) {
 				Name: strings.TrimSpace(p.FamilyName + " " + p.GivenName),
 				Kana: strings.TrimSpace(p.FamilyKana + " " + p.GivenKana)}, true
 		},
-	}).Register(site)
+	})
+	bs.Register(site)
+	if a.memberSite != nil {
+		bs.RegisterMyChange(site) // the my page's 日時を変更
+	}
 }
