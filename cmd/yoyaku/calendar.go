@@ -81,7 +81,37 @@ func (a *app) wireCatalog() {
 			}
 			return a.reservations.OfferFreedTx(ctx, tx, t, slotID)
 		},
+		// Provider and resource blocks take their capacity cells under
+		// the booking guard (reservations owns the cells).
+		BlockGuard: appBlockGuard{a},
 	})
+}
+
+// appBlockGuard hands blocks to the reservations module's guard, which is
+// made after the calendar (registerReservations).
+type appBlockGuard struct{ a *app }
+
+var errBlockGuardUnwired = errors.New("block guard: the reservations service is not wired")
+
+func (g appBlockGuard) PrepareBlock(ctx context.Context, db bun.IDB, b timeslots.Block) error {
+	if g.a.reservations == nil {
+		return errBlockGuardUnwired
+	}
+	return g.a.reservations.BlockGuard().PrepareBlock(ctx, db, b)
+}
+
+func (g appBlockGuard) TakeBlock(ctx context.Context, tx bun.IDB, b timeslots.Block) (int, error) {
+	if g.a.reservations == nil {
+		return 0, errBlockGuardUnwired
+	}
+	return g.a.reservations.BlockGuard().TakeBlock(ctx, tx, b)
+}
+
+func (g appBlockGuard) GiveBlock(ctx context.Context, tx bun.IDB, b timeslots.Block) error {
+	if g.a.reservations == nil {
+		return errBlockGuardUnwired
+	}
+	return g.a.reservations.BlockGuard().GiveBlock(ctx, tx, b)
 }
 
 // ownerName names a provider or resource of the catalog for the calendar's

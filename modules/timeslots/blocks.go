@@ -22,6 +22,29 @@ import (
 // ErrBlockNotFound: no block with that id (404).
 var ErrBlockNotFound = apperr.New(apperr.KindNotFound, "block_not_found")
 
+// ErrBlockConflict: the block's provider or resource is already booked
+// for part of its time (409); nothing was blocked.
+var ErrBlockConflict = apperr.New(apperr.KindConflict, "block_conflict")
+
+// BlockGuard makes a provider's or resource's block take that owner's
+// capacity under the booking guard, so that a booking racing the block
+// cannot land inside it (availability alone is a courtesy). The
+// reservations module owns the guard's capacity cells and implements it;
+// cmd/yoyaku hands it in (Config.BlockGuard), as this module comes first.
+// Whole-business blocks (no provider, no resource) hold nothing.
+type BlockGuard interface {
+	// PrepareBlock runs before the block's transaction (the guard's
+	// missing rows are inserted outside it).
+	PrepareBlock(ctx context.Context, db bun.IDB, b Block) error
+	// TakeBlock runs inside the block's transaction with the engine's
+	// guarded statement and returns the units of the resource it took;
+	// ErrBlockConflict when the time is already (partly) booked.
+	TakeBlock(ctx context.Context, tx bun.IDB, b Block) (units int, err error)
+	// GiveBlock runs inside DeleteBlock's transaction and gives back what
+	// TakeBlock took (b.Held, b.HeldUnits).
+	GiveBlock(ctx context.Context, tx bun.IDB, b Block) error
+}
+
 // Audit actions of blocks.
 const (
 	AuditBlockCreate = "calendar.block.create"
@@ -40,6 +63,12 @@ type Block struct {
 	Reason           string
 	CreatedBy        string
 	CreatedAt        time.Time
+	// Held: the block took its provider's and resource's capacity under
+	// the booking guard (BlockGuard; stored as seats = 1 on its row —
+	// blocks made before the guard hold nothing and give nothing back);
+	// HeldUnits are the resource's units it took (the row's quantity).
+	Held      bool
+	HeldUnits int
 }
 
 // BlockInput is a block as a client writes it: RFC 3339 instants.
@@ -117,6 +146,15 @@ func (s *Service) CreateBlock(ctx context.Context, db bun.IDB, in BlockInput) (B
 	if b.ResourceID != "" {
 		o.Resources = []ResourceUse{{ResourceID: b.ResourceID}}
 	}
+	guard := s.blockGuard
+	if b.ProviderID == "" && b.ResourceID == "" {
+		guard = nil
+	}
+	if guard != nil {
+		if err := guard.PrepareBlock(ctx, db, b); err != nil {
+			return Block{}, err
+		}
+	}
 	err = db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if err := o.check(); err != nil {
 			return err
@@ -126,6 +164,14 @@ func (s *Service) CreateBlock(ctx context.Context, db bun.IDB, in BlockInput) (B
 			return err
 		}
 		rows[0].ID = id // one row: the block's id is its row's
+		if guard != nil {
+			units, err := guard.TakeBlock(ctx, tx, b)
+			if err != nil {
+				return err
+			}
+			rows[0].Seats, rows[0].Quantity = 1, units
+			b.HeldUnits = units
+		}
 		if _, err := tx.NewInsert().Model(&rows).Exec(ctx); err != nil {
 			return err
 		}
@@ -138,6 +184,9 @@ func (s *Service) CreateBlock(ctx context.Context, db bun.IDB, in BlockInput) (B
 	})
 	if err != nil {
 		return Block{}, err
+	}
+	if guard != nil {
+		b.Held = true
 	}
 	s.log.InfoContext(ctx, "calendar block created", "block_id", id)
 	return b, nil
@@ -158,7 +207,8 @@ func blockFields(b Block) []blockField {
 
 func blockFromRow(r occupancyRow) Block {
 	return Block{ID: r.RefID, StartsAt: r.StartsAt.UTC(), EndsAt: r.EndsAt.UTC(), ProviderID: r.ProviderID,
-		ResourceID: r.ResourceID, Reason: r.Reason, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt.UTC()}
+		ResourceID: r.ResourceID, Reason: r.Reason, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt.UTC(),
+		Held: r.Seats > 0, HeldUnits: r.Quantity}
 }
 
 // Blocks returns the blocks overlapping the days from through to (civil
@@ -207,6 +257,12 @@ func (s *Service) DeleteBlock(ctx context.Context, db bun.IDB, id string) error 
 		}
 		if !removed { // deleted meanwhile
 			return ErrBlockNotFound
+		}
+		// Release's delete is the guard against giving back twice.
+		if b := blockFromRow(r); b.Held && s.blockGuard != nil {
+			if err := s.blockGuard.GiveBlock(ctx, tx, b); err != nil {
+				return err
+			}
 		}
 		var ch auditlog.Changes
 		for _, f := range blockFields(blockFromRow(r)) {

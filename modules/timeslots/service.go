@@ -54,16 +54,20 @@ type Config struct {
 	// before reservations). The returned func, when not nil, runs after
 	// the commit (to wake the outbox dispatcher).
 	OnSeatsFreed func(ctx context.Context, tx bun.IDB, slotID string) (after func(), err error)
+	// BlockGuard, when set, makes provider and resource blocks take their
+	// capacity under the booking guard (see BlockGuard).
+	BlockGuard BlockGuard
 }
 
 // Service keeps the business calendars of tenants.
 type Service struct {
-	log       *slog.Logger
-	now       func() time.Time
-	providers ExistsFunc
-	resources ExistsFunc
-	menus     MenuCatalog
-	freed     func(ctx context.Context, tx bun.IDB, slotID string) (func(), error)
+	log        *slog.Logger
+	now        func() time.Time
+	providers  ExistsFunc
+	resources  ExistsFunc
+	menus      MenuCatalog
+	freed      func(ctx context.Context, tx bun.IDB, slotID string) (func(), error)
+	blockGuard BlockGuard
 }
 
 // NewService returns the calendar service.
@@ -75,7 +79,7 @@ func NewService(cfg Config) *Service {
 		cfg.Now = time.Now
 	}
 	return &Service{log: cfg.Logger, now: cfg.Now, providers: cfg.ProviderExists, resources: cfg.ResourceExists,
-		menus: cfg.Menus, freed: cfg.OnSeatsFreed}
+		menus: cfg.Menus, freed: cfg.OnSeatsFreed, blockGuard: cfg.BlockGuard}
 }
 
 // RangeInput is a range as a client writes it: "HH:MM" times.
