@@ -192,6 +192,10 @@ func TestReservationsConsole(t *testing.T) {
 		badBlock := owner.submit("/reservations/blocks/new", "/reservations/blocks", url.Values{"date": {cutDay}, "start": {"17:00"},
 			"end": {"16:00"}, "target": {""}, "reason": {"逆"}}, http.StatusBadRequest)
 		mustContain(t, "a refused block", badBlock.body, `id="bk-end-error"`, `value="逆"`)
+		// A block over the booked 10:00 cut: the form again, saying so.
+		overBooking := owner.submit("/reservations/blocks/new", "/reservations/blocks", url.Values{"date": {cutDay}, "start": {"10:30"},
+			"end": {"11:00"}, "target": {"provider:" + sato}, "reason": {"重なり"}}, http.StatusConflict)
+		mustContain(t, "a block over a booking", overBooking.body, "予約が入っているため", `value="重なり"`)
 
 		// A post without the CSRF token changes nothing.
 		owner.post("/reservations/"+cutID+"/action", url.Values{"action": {"cancel"}, "confirm": {"1"}}, http.StatusForbidden)

@@ -460,6 +460,12 @@ func (k *Console) createBlock(c *gin.Context) {
 			map[string]any{"Form": f, "TimeZone": r.zone.String(), "Error": r.tr("resv.console.error", nil)})
 		return
 	}
+	if errors.Is(err, timeslots.ErrBlockConflict) {
+		// The time is already booked: the form again, saying so.
+		k.cfg.Shell.Page(c, http.StatusConflict, "console_reservations_block.html", "resv.console.block_title",
+			map[string]any{"Form": f, "TimeZone": r.zone.String(), "Error": r.tr("problem.block_conflict.detail", nil)})
+		return
+	}
 	if err != nil {
 		k.cfg.Shell.Fail(c, err)
 		return
