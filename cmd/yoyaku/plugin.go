@@ -16,6 +16,7 @@ import (
 	"github.com/yoyaku-oss/yoyaku/modules/identity"
 	"github.com/yoyaku-oss/yoyaku/modules/integrations"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/config"
+	"github.com/yoyaku-oss/yoyaku/modules/reservations"
 )
 
 // pluginHostConfig is the plugin host's configuration from cfg.
@@ -33,7 +34,23 @@ func (a *app) wirePlugins(key []byte) error {
 		return err
 	}
 	a.plugins = h
+	// Reservation events reach the crm plugins each tenant enabled. Only an
+	// installation with a crm plugin subscribes, so that one without
+	// records no deliveries nobody takes.
+	if h.HasCapability(integrations.CapabilityCRM) {
+		for _, et := range crmEventTypes() {
+			a.subs.Subscribe("crm", et, h.CRMHandler())
+		}
+	}
 	return nil
+}
+
+// crmEventTypes are the events the crm plugins receive: the reservations'
+// changes of state (not their timers: reminders, payment and hold due).
+// members records no registration or withdrawal events yet.
+func crmEventTypes() []string {
+	return []string{reservations.EventCreated, reservations.EventConfirmed, reservations.EventRejected,
+		reservations.EventCancelled, reservations.EventChanged, reservations.EventCompleted, reservations.EventNoShow}
 }
 
 // registerPlugins adds the plugin routes and metrics.
