@@ -10,6 +10,7 @@ import (
 
 	"github.com/yoyaku-oss/yoyaku/modules/auditlog"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/apperr"
+	"github.com/yoyaku-oss/yoyaku/modules/platform/dbx"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/validate"
 	"github.com/yoyaku-oss/yoyaku/modules/tenants"
 )
@@ -137,7 +138,7 @@ func (s *Service) createStaff(ctx context.Context, db bun.IDB, actor auditlog.Ac
 	if err := n.normalize(); err != nil {
 		return Staff{}, "", err
 	}
-	id, err := newStaffID()
+	id, err := dbx.NewID()
 	if err != nil {
 		return Staff{}, "", err
 	}

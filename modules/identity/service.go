@@ -2,12 +2,10 @@ package identity
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"log/slog"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/uptrace/bun"
 
 	"github.com/yoyaku-oss/yoyaku/modules/auditlog"
@@ -112,16 +110,6 @@ func NewService(cfg Config) (*Service, error) {
 // clock returns the current instant in UTC at the precision both engines
 // store, so that what is written compares equal to what is read back.
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
-
-// newStaffID returns a new 32-hex identifier (UUID v7: time-ordered, so
-// inserts stay at the end of the primary key).
-func newStaffID() (string, error) {
-	u, err := uuid.NewV7()
-	if err != nil {
-		return "", apperr.Wrap(apperr.KindInternal, "internal", err)
-	}
-	return hex.EncodeToString(u[:]), nil
-}
 
 // inTx runs fn in a transaction of db.
 func inTx(ctx context.Context, db bun.IDB, fn func(ctx context.Context, tx bun.Tx) error) error {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/yoyaku-oss/yoyaku/modules/auditlog"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/apperr"
+	"github.com/yoyaku-oss/yoyaku/modules/platform/dbx"
 	"github.com/yoyaku-oss/yoyaku/modules/tenants"
 )
 
@@ -321,7 +322,7 @@ func (s *Service) Login(ctx context.Context, db bun.IDB, tenantSlug, email, pass
 		if needsTOTP {
 			expires = now.Add(PendingSessionTTL)
 		}
-		id, err := newStaffID()
+		id, err := dbx.NewID()
 		if err != nil {
 			return err
 		}

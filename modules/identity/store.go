@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
-	"github.com/uptrace/bun/dialect"
 
 	"github.com/yoyaku-oss/yoyaku/modules/platform/dbx"
 )
@@ -55,9 +54,9 @@ func toStaffRow(st Staff) (*staffRow, error) {
 func fromStaffRow(r *staffRow) (Staff, error) {
 	st := Staff{
 		ID: r.ID, Email: r.Email, DisplayName: r.DisplayName, Status: StaffStatus(r.Status), Role: r.Role,
-		HasPassword: r.PasswordHash != "", TOTPEnabled: r.TOTPSecret != "", TOTPEnabledAt: utc(r.TOTPEnabledAt),
-		FailedLogins: r.FailedLogins, LockedUntil: utc(r.LockedUntil), LastLoginAt: utc(r.LastLoginAt),
-		PasswordChangedAt: utc(r.PasswordChangedAt), CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt),
+		HasPassword: r.PasswordHash != "", TOTPEnabled: r.TOTPSecret != "", TOTPEnabledAt: dbx.UTC(r.TOTPEnabledAt),
+		FailedLogins: r.FailedLogins, LockedUntil: dbx.UTC(r.LockedUntil), LastLoginAt: dbx.UTC(r.LastLoginAt),
+		PasswordChangedAt: dbx.UTC(r.PasswordChangedAt), CreatedAt: dbx.UTC(r.CreatedAt), UpdatedAt: dbx.UTC(r.UpdatedAt),
 	}
 	if err := json.Unmarshal([]byte(r.MenuIDs), &st.MenuIDs); err != nil {
 		return Staff{}, fmt.Errorf("staff %s: menu_ids: %w", r.ID, err)
@@ -66,13 +65,6 @@ func fromStaffRow(r *staffRow) (Staff, error) {
 		st.MenuIDs = []string{}
 	}
 	return st, nil
-}
-
-func utc(t time.Time) time.Time {
-	if t.IsZero() {
-		return time.Time{}
-	}
-	return t.UTC()
 }
 
 // staffTokenRow is a one-time link (setup, invitation, reset).
@@ -128,8 +120,6 @@ type loginFailureRow struct {
 // transaction; it turns driver errors into apperr kinds.
 type staffStore struct{}
 
-func isMySQL(db bun.IDB) bool { return db.Dialect().Name() == dialect.MySQL }
-
 func (staffStore) insertStaff(ctx context.Context, db bun.IDB, st Staff) error {
 	row, err := toStaffRow(st)
 	if err != nil {
@@ -147,7 +137,7 @@ func (staffStore) insertStaff(ctx context.Context, db bun.IDB, st Staff) error {
 func (staffStore) rowByID(ctx context.Context, db bun.IDB, id string, forUpdate bool) (*staffRow, error) {
 	var row staffRow
 	q := db.NewSelect().Model(&row).Where("id = ?", id)
-	if forUpdate && isMySQL(db) {
+	if forUpdate && dbx.IsMySQL(db) {
 		// On SQLite the transaction already holds the database's write
 		// lock (BEGIN IMMEDIATE); MySQL locks the row.
 		q = q.For("UPDATE")
@@ -228,7 +218,7 @@ func (s staffStore) listStaff(ctx context.Context, db bun.IDB, f StaffFilter) ([
 func (staffStore) lockActiveOwners(ctx context.Context, tx bun.IDB) ([]string, error) {
 	var ids []string
 	q := tx.NewSelect().Model((*staffRow)(nil)).Column("id").Where("role = ?", OwnerRole).Where("status = ?", string(StatusActive))
-	if isMySQL(tx) {
+	if dbx.IsMySQL(tx) {
 		q = q.For("UPDATE")
 	}
 	if err := q.Scan(ctx, &ids); err != nil && !errors.Is(err, sql.ErrNoRows) {

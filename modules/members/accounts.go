@@ -10,6 +10,7 @@ import (
 	"github.com/yoyaku-oss/yoyaku/modules/auditlog"
 	"github.com/yoyaku-oss/yoyaku/modules/identity"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/apperr"
+	"github.com/yoyaku-oss/yoyaku/modules/platform/dbx"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/outbox"
 )
 
@@ -234,7 +235,7 @@ func (s *Service) Create(ctx context.Context, db bun.IDB, tenantSlug string, in 
 }
 
 func (s *Service) insert(ctx context.Context, tx bun.IDB, email, phc string, status Status, prof Profile, vals map[string]string, now time.Time) (Member, error) {
-	id, err := newID()
+	id, err := dbx.NewID()
 	if err != nil {
 		return Member{}, err
 	}

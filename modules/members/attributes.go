@@ -11,6 +11,7 @@ import (
 
 	"github.com/yoyaku-oss/yoyaku/modules/auditlog"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/apperr"
+	"github.com/yoyaku-oss/yoyaku/modules/platform/dbx"
 )
 
 // Limits of tenant-defined attributes.
@@ -174,7 +175,7 @@ func (s *Service) CreateAttribute(ctx context.Context, db bun.IDB, in AttributeI
 		return Attribute{}, err
 	}
 	now := s.clock()
-	id, err := newID()
+	id, err := dbx.NewID()
 	if err != nil {
 		return Attribute{}, err
 	}

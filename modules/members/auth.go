@@ -19,6 +19,7 @@ import (
 	"github.com/yoyaku-oss/yoyaku/modules/auditlog"
 	"github.com/yoyaku-oss/yoyaku/modules/identity"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/apperr"
+	"github.com/yoyaku-oss/yoyaku/modules/platform/dbx"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/outbox"
 )
 
@@ -399,7 +400,7 @@ func (s *Service) Login(ctx context.Context, db bun.IDB, email, password, source
 		if err := s.store.setLastLogin(ctx, tx, m.ID, now); err != nil {
 			return err
 		}
-		id, err := newID()
+		id, err := dbx.NewID()
 		if err != nil {
 			return err
 		}

@@ -2,14 +2,12 @@ package members
 
 import (
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"log/slog"
 	"net/mail"
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/uptrace/bun"
 	"golang.org/x/text/unicode/norm"
 
@@ -66,14 +64,6 @@ func NewService(cfg Config) *Service {
 
 // clock is now at the precision both engines store.
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
-
-func newID() (string, error) {
-	u, err := uuid.NewV7()
-	if err != nil {
-		return "", apperr.Wrap(apperr.KindInternal, "internal", err)
-	}
-	return hex.EncodeToString(u[:]), nil
-}
 
 func inTx(ctx context.Context, db bun.IDB, fn func(ctx context.Context, tx bun.Tx) error) error {
 	return db.RunInTx(ctx, nil, fn)

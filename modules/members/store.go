@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
-	"github.com/uptrace/bun/dialect"
 
 	"github.com/yoyaku-oss/yoyaku/modules/platform/apperr"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/dbx"
@@ -110,13 +109,6 @@ type valueRow struct {
 	Value       string `bun:"value"`
 }
 
-func utc(t time.Time) time.Time {
-	if t.IsZero() {
-		return time.Time{}
-	}
-	return t.UTC()
-}
-
 func toMemberRow(m Member) *memberRow {
 	r := &memberRow{
 		ID: m.ID, Number: m.Number, Status: string(m.Status),
@@ -144,9 +136,9 @@ func fromMemberRow(r *memberRow) Member {
 			Address2: r.Address2, BirthDate: r.BirthDate, Gender: Gender(r.Gender),
 		},
 		Attributes:  map[string]string{},
-		HasPassword: r.PasswordHash != "", FailedLogins: r.FailedLogins, LockedUntil: utc(r.LockedUntil),
-		LastLoginAt: utc(r.LastLoginAt), EmailVerifiedAt: utc(r.EmailVerifiedAt), WithdrawnAt: utc(r.WithdrawnAt),
-		CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt),
+		HasPassword: r.PasswordHash != "", FailedLogins: r.FailedLogins, LockedUntil: dbx.UTC(r.LockedUntil),
+		LastLoginAt: dbx.UTC(r.LastLoginAt), EmailVerifiedAt: dbx.UTC(r.EmailVerifiedAt), WithdrawnAt: dbx.UTC(r.WithdrawnAt),
+		CreatedAt: dbx.UTC(r.CreatedAt), UpdatedAt: dbx.UTC(r.UpdatedAt),
 	}
 	if r.Email != nil {
 		m.Email = *r.Email
@@ -156,7 +148,7 @@ func fromMemberRow(r *memberRow) Member {
 
 func toAttribute(r *attributeRow) (Attribute, error) {
 	a := Attribute{ID: r.ID, LabelJA: r.LabelJA, LabelEN: r.LabelEN, Kind: AttributeKind(r.Kind),
-		Requirement: Requirement(r.Requirement), Position: r.Position, CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt)}
+		Requirement: Requirement(r.Requirement), Position: r.Position, CreatedAt: dbx.UTC(r.CreatedAt), UpdatedAt: dbx.UTC(r.UpdatedAt)}
 	if err := json.Unmarshal([]byte(r.Choices), &a.Choices); err != nil {
 		return Attribute{}, dbErr(fmt.Errorf("member attribute %s: choices: %w", r.ID, err))
 	}
@@ -188,8 +180,6 @@ func dbErr(err error) error {
 	}
 	return apperr.Wrap(apperr.KindInternal, "internal", err)
 }
-
-func isMySQL(db bun.IDB) bool { return db.Dialect().Name() == dialect.MySQL }
 
 // store reads and writes the member tables. It never begins a
 // transaction; it turns driver errors into apperr kinds.
@@ -241,7 +231,7 @@ func (store) updateMember(ctx context.Context, tx bun.IDB, r *memberRow) error {
 func (store) rowByID(ctx context.Context, db bun.IDB, id string, forUpdate bool) (*memberRow, error) {
 	var r memberRow
 	q := db.NewSelect().Model(&r).Where("id = ?", id)
-	if forUpdate && isMySQL(db) {
+	if forUpdate && dbx.IsMySQL(db) {
 		q = q.For("UPDATE")
 	}
 	if err := q.Scan(ctx); err != nil {

@@ -3,7 +3,6 @@ package menus
 import (
 	"context"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,11 +12,11 @@ import (
 	"time"
 
 	"github.com/go-playground/validator/v10"
-	"github.com/google/uuid"
 	"github.com/uptrace/bun"
 
 	"github.com/yoyaku-oss/yoyaku/modules/auditlog"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/apperr"
+	"github.com/yoyaku-oss/yoyaku/modules/platform/dbx"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/validate"
 	"github.com/yoyaku-oss/yoyaku/modules/tenants"
 )
@@ -58,14 +57,6 @@ func NewService(cfg Config) *Service {
 
 // clock is now at the precision both engines store.
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
-
-func newID() (string, error) {
-	u, err := uuid.NewV7()
-	if err != nil {
-		return "", apperr.Wrap(apperr.KindInternal, "internal", err)
-	}
-	return hex.EncodeToString(u[:]), nil
-}
 
 // audit appends one entry to the operation log in tx.
 func audit(ctx context.Context, tx bun.IDB, action, objectType, id string, ch auditlog.Changes) error {
@@ -169,7 +160,7 @@ func (s *Service) CreateCategory(ctx context.Context, db bun.IDB, in CategoryInp
 	if err := s.checkCategory(in); err != nil {
 		return Category{}, err
 	}
-	id, err := newID()
+	id, err := dbx.NewID()
 	if err != nil {
 		return Category{}, err
 	}
@@ -652,7 +643,7 @@ func fill(m *Menu, in MenuInput) error {
 		id := o.ID
 		if id == "" {
 			var err error
-			if id, err = newID(); err != nil {
+			if id, err = dbx.NewID(); err != nil {
 				return err
 			}
 		}
@@ -663,7 +654,7 @@ func fill(m *Menu, in MenuInput) error {
 		id := q.ID
 		if id == "" {
 			var err error
-			if id, err = newID(); err != nil {
+			if id, err = dbx.NewID(); err != nil {
 				return err
 			}
 		}
@@ -711,7 +702,7 @@ func (s *Service) CreateMenu(ctx context.Context, db bun.IDB, in MenuInput) (Men
 		if err := s.checkMenu(ctx, tx, in, nil); err != nil {
 			return err
 		}
-		id, err := newID()
+		id, err := dbx.NewID()
 		if err != nil {
 			return err
 		}
@@ -951,7 +942,7 @@ func (s *Service) CreateProvider(ctx context.Context, db bun.IDB, in ProviderInp
 	if err := s.checkProvider(in); err != nil {
 		return Provider{}, err
 	}
-	id, err := newID()
+	id, err := dbx.NewID()
 	if err != nil {
 		return Provider{}, err
 	}
@@ -1123,7 +1114,7 @@ func (s *Service) CreateResource(ctx context.Context, db bun.IDB, in ResourceInp
 	if err := s.checkResource(in, 1); err != nil {
 		return Resource{}, err
 	}
-	id, err := newID()
+	id, err := dbx.NewID()
 	if err != nil {
 		return Resource{}, err
 	}

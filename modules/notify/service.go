@@ -20,6 +20,7 @@ import (
 
 	"github.com/yoyaku-oss/yoyaku/modules/auditlog"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/apperr"
+	"github.com/yoyaku-oss/yoyaku/modules/platform/dbx"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/validate"
 	"github.com/yoyaku-oss/yoyaku/web"
 )
@@ -383,7 +384,7 @@ func (s *Service) current(ctx context.Context, db bun.IDB, typ, lang string) (Te
 		return Template{EventType: typ, Lang: lang, TemplateContent: s.defaults[typ+"/"+lang]}, nil
 	}
 	return Template{
-		EventType: typ, Lang: lang, Custom: true, UpdatedAt: utc(r.UpdatedAt),
+		EventType: typ, Lang: lang, Custom: true, UpdatedAt: dbx.UTC(r.UpdatedAt),
 		TemplateContent: TemplateContent{Subject: r.Subject, Text: r.BodyText, HTML: r.BodyHTML},
 	}, nil
 }
@@ -478,7 +479,7 @@ func (s *Service) Templates(ctx context.Context, db bun.IDB) ([]Template, error)
 		for _, lang := range Langs {
 			if r, ok := own[et.Type+"/"+lang]; ok {
 				out = append(out, Template{
-					EventType: et.Type, Lang: lang, Custom: true, UpdatedAt: utc(r.UpdatedAt),
+					EventType: et.Type, Lang: lang, Custom: true, UpdatedAt: dbx.UTC(r.UpdatedAt),
 					TemplateContent: TemplateContent{Subject: r.Subject, Text: r.BodyText, HTML: r.BodyHTML},
 				})
 				continue

@@ -61,12 +61,12 @@ func fromDeliveryRow(r deliveryRow) Delivery {
 	return Delivery{
 		EventID: r.EventID, EventType: r.EventType, Recipient: r.Recipient, Copy: r.IsCopy, Lang: r.Lang,
 		Status: DeliveryStatus(r.Status), MessageID: r.MessageID, Attempts: r.Attempts, Error: r.Error,
-		CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt), SentAt: utc(r.SentAt),
+		CreatedAt: dbx.UTC(r.CreatedAt), UpdatedAt: dbx.UTC(r.UpdatedAt), SentAt: dbx.UTC(r.SentAt),
 	}
 }
 
 func fromSettingsRow(r settingsRow) (Settings, error) {
-	st := Settings{SenderName: r.SenderName, ReplyTo: r.ReplyTo, UpdatedAt: utc(r.UpdatedAt)}
+	st := Settings{SenderName: r.SenderName, ReplyTo: r.ReplyTo, UpdatedAt: dbx.UTC(r.UpdatedAt)}
 	if err := json.Unmarshal([]byte(r.CopyEvents), &st.CopyEvents); err != nil {
 		return Settings{}, fmt.Errorf("mail_settings.copy_events: %w", err)
 	}
@@ -74,13 +74,6 @@ func fromSettingsRow(r settingsRow) (Settings, error) {
 		st.CopyEvents = []string{}
 	}
 	return st, nil
-}
-
-func utc(t time.Time) time.Time {
-	if t.IsZero() {
-		return time.Time{}
-	}
-	return t.UTC()
 }
 
 // store reads and writes the mail tables. It never begins a transaction;

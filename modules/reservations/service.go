@@ -15,12 +15,12 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/google/uuid"
 	"github.com/uptrace/bun"
 
 	"github.com/yoyaku-oss/yoyaku/modules/auditlog"
 	"github.com/yoyaku-oss/yoyaku/modules/menus"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/apperr"
+	"github.com/yoyaku-oss/yoyaku/modules/platform/dbx"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/outbox"
 	"github.com/yoyaku-oss/yoyaku/modules/tenants"
 	"github.com/yoyaku-oss/yoyaku/modules/timeslots"
@@ -136,14 +136,6 @@ type Booked struct {
 	Replayed bool
 	// Payment: the prepayment the customer completes (prepaid menus).
 	Payment *Payment
-}
-
-func newID() (string, error) {
-	u, err := uuid.NewV7()
-	if err != nil {
-		return "", errInternal(err)
-	}
-	return hex.EncodeToString(u[:]), nil
 }
 
 // newNumber draws a reservation number: R, the booking date (yymmdd, the
@@ -427,7 +419,7 @@ func (s *Service) Book(ctx context.Context, db bun.IDB, t tenants.Tenant, in Boo
 	if err := p.prepare(ctx, db); err != nil {
 		return Booked{}, err
 	}
-	id, err := newID()
+	id, err := dbx.NewID()
 	if err != nil {
 		return Booked{}, err
 	}

@@ -286,7 +286,7 @@ func (s *Service) JoinWaitlist(ctx context.Context, db bun.IDB, t tenants.Tenant
 	if st.Booked+in.PartySize <= st.Capacity {
 		return WaitlistEntry{}, ErrWaitlistNotFull.WithArgs(map[string]any{"Remaining": st.Capacity - st.Booked})
 	}
-	id, err := newID()
+	id, err := dbx.NewID()
 	if err != nil {
 		return WaitlistEntry{}, err
 	}

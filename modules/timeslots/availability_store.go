@@ -3,15 +3,14 @@ package timeslots
 import (
 	"context"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/uptrace/bun"
 
 	"github.com/yoyaku-oss/yoyaku/modules/platform/apperr"
+	"github.com/yoyaku-oss/yoyaku/modules/platform/dbx"
 )
 
 // Occupancy is time taken on the calendar (tenant table
@@ -94,14 +93,6 @@ type occupancyRow struct {
 	CreatedAt  time.Time `bun:"created_at"`
 }
 
-func newOccupancyID() (string, error) {
-	u, err := uuid.NewV7()
-	if err != nil {
-		return "", apperr.Wrap(apperr.KindInternal, "internal", err)
-	}
-	return hex.EncodeToString(u[:]), nil
-}
-
 // errOccupancy is a call of Occupy that breaks its contract (a bug of the
 // caller, not the user's input).
 func errOccupancy(what string) error {
@@ -135,7 +126,7 @@ func (o Occupancy) rows(now time.Time) ([]occupancyRow, error) {
 	n := max(1, len(o.Resources))
 	out := make([]occupancyRow, 0, n)
 	for i := range n {
-		id, err := newOccupancyID()
+		id, err := dbx.NewID()
 		if err != nil {
 			return nil, err
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/yoyaku-oss/yoyaku/modules/auditlog"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/apperr"
+	"github.com/yoyaku-oss/yoyaku/modules/platform/dbx"
 )
 
 // A block is time staff take off the calendar: a provider's dentist
@@ -134,7 +135,7 @@ func (s *Service) CreateBlock(ctx context.Context, db bun.IDB, in BlockInput) (B
 	if err := v.Err(); err != nil {
 		return Block{}, err
 	}
-	id, err := newOccupancyID()
+	id, err := dbx.NewID()
 	if err != nil {
 		return Block{}, err
 	}

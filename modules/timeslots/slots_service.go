@@ -2,18 +2,17 @@ package timeslots
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"slices"
 	"strconv"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/uptrace/bun"
 
 	"github.com/yoyaku-oss/yoyaku/modules/auditlog"
 	"github.com/yoyaku-oss/yoyaku/modules/menus"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/apperr"
+	"github.com/yoyaku-oss/yoyaku/modules/platform/dbx"
 )
 
 // MenuCatalog is what timetables need of the menus module (its *Service):
@@ -94,14 +93,6 @@ type SlotPatch struct {
 type SeriesDeletion struct {
 	Deleted []string // ids of the sessions deleted
 	Kept    []string // ids of future sessions kept because they are booked
-}
-
-func newSlotID() (string, error) {
-	u, err := uuid.NewV7()
-	if err != nil {
-		return "", apperr.Wrap(apperr.KindInternal, "internal", err)
-	}
-	return hex.EncodeToString(u[:]), nil
 }
 
 // parseSlotStart reads a session's start: RFC 3339 with an offset, or a
@@ -329,7 +320,7 @@ func (s *Service) CreateSlots(ctx context.Context, db bun.IDB, zone *time.Locati
 	out := Created{Slots: make([]Slot, 0, len(dates))}
 	var series *Series
 	if in.Recurrence != nil {
-		id, err := newSlotID()
+		id, err := dbx.NewID()
 		if err != nil {
 			return Created{}, err
 		}
@@ -337,7 +328,7 @@ func (s *Service) CreateSlots(ctx context.Context, db bun.IDB, zone *time.Locati
 			Capacity: capacity, ProviderID: in.ProviderID, ResourceID: in.ResourceID, CreatedAt: now, UpdatedAt: now}
 	}
 	for _, d := range dates {
-		id, err := newSlotID()
+		id, err := dbx.NewID()
 		if err != nil {
 			return Created{}, err
 		}

@@ -3,17 +3,16 @@ package outbox
 import (
 	"context"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
 	"unicode/utf8"
 
 	"github.com/go-sql-driver/mysql"
-	"github.com/google/uuid"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect"
 
+	"github.com/yoyaku-oss/yoyaku/modules/platform/dbx"
 	"github.com/yoyaku-oss/yoyaku/modules/platform/logx"
 )
 
@@ -54,31 +53,14 @@ func fromRow(r *row) Event {
 	return Event{
 		ID: r.ID, EventID: r.EventID, Type: r.EventType, AggregateType: r.AggregateType,
 		AggregateID: r.AggregateID, Key: r.DedupKey, Payload: []byte(r.Payload),
-		DueAt: utc(r.DueAt), NextAt: utc(r.NextAt), CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt),
-		DeliveredAt: utc(r.DeliveredAt), RequestID: r.RequestID, Attempts: r.Attempts,
+		DueAt: dbx.UTC(r.DueAt), NextAt: dbx.UTC(r.NextAt), CreatedAt: dbx.UTC(r.CreatedAt), UpdatedAt: dbx.UTC(r.UpdatedAt),
+		DeliveredAt: dbx.UTC(r.DeliveredAt), RequestID: r.RequestID, Attempts: r.Attempts,
 		Consumer: r.Consumer, Status: Status(r.Status), LastError: r.LastError,
 	}
 }
 
-func utc(t time.Time) time.Time {
-	if t.IsZero() {
-		return time.Time{}
-	}
-	return t.UTC()
-}
-
-// newID returns a new 32-hex identifier (UUID v7: time-ordered, so inserts
-// stay at the end of the primary key and ids sort by age).
-func newID() (string, error) {
-	u, err := uuid.NewV7()
-	if err != nil {
-		return "", fmt.Errorf("outbox: new id: %w", err)
-	}
-	return hex.EncodeToString(u[:]), nil
-}
-
 func newRows(ctx context.Context, e NewEvent, consumers []string, payload string, now time.Time) ([]row, error) {
-	eventID, err := newID()
+	eventID, err := dbx.NewID()
 	if err != nil {
 		return nil, err
 	}
@@ -89,7 +71,7 @@ func newRows(ctx context.Context, e NewEvent, consumers []string, payload string
 	reqID := truncate(logx.RequestID(ctx), 128)
 	rows := make([]row, 0, len(consumers))
 	for _, c := range consumers {
-		id, err := newID()
+		id, err := dbx.NewID()
 		if err != nil {
 			return nil, err
 		}
