@@ -268,26 +268,3 @@ func (h *HTTP) publicInfo(c *gin.Context) {
 	}
 	c.JSON(http.StatusOK, publicJSON{Slug: t.Slug, Name: t.Name, TimeZone: t.TimeZone, Locale: t.Locale, Welcome: welcome})
 }
-
-// RegisterSite adds the booking site's pages to g ("/t/:tenant", after
-// SiteTenant). The booking flow itself arrives with reservations; for now
-// the site greets visitors by name.
-func (h *HTTP) RegisterSite(g *gin.RouterGroup) {
-	g.GET("/", h.siteHome)
-}
-
-func (h *HTTP) siteHome(c *gin.Context) {
-	ctx := c.Request.Context()
-	t, _ := FromContext(ctx)
-	db, err := tenantdb.From(ctx)
-	if err != nil {
-		h.sitePage(c, t, err)
-		return
-	}
-	welcome, _, err := GetSetting(ctx, db, SettingWelcome)
-	if err != nil {
-		h.sitePage(c, t, err)
-		return
-	}
-	h.views.HTML(c, http.StatusOK, "site_home.html", map[string]any{"Name": t.Name, "Welcome": welcome})
-}

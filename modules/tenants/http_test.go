@@ -43,7 +43,12 @@ func newServer(t *testing.T, e *env) *gin.Engine {
 	h := NewHTTP(e.svc, views)
 	h.RegisterOperator(r.Group("/api/v1/platform", httpx.RequireToken(token)))
 	h.RegisterPublic(r.Group("/api/v1/public/:tenant", h.APITenant()))
-	h.RegisterSite(r.Group("/t/:tenant", h.SiteTenant()))
+	// The booking site itself is the reservations module's; a page that
+	// names the tenant is enough to test the site middleware.
+	r.Group("/t/:tenant", h.SiteTenant()).GET("/", func(c *gin.Context) {
+		t, _ := FromContext(c.Request.Context())
+		c.String(http.StatusOK, t.Name)
+	})
 	return r
 }
 
@@ -270,9 +275,6 @@ func TestSuspendedTenantIsRefusedOnSiteAndAPI(t *testing.T) {
 		w = do(t, r, call{method: "GET", url: "/t/yoga-studio/", auth: "-"})
 		if w.Code != 200 || !strings.Contains(w.Body.String(), "ヨガスタジオ") {
 			t.Fatalf("site: %d %s", w.Code, w.Body)
-		}
-		if !strings.Contains(w.Body.String(), "&lt;b&gt;ようこそ&lt;/b&gt;") {
-			t.Errorf("the welcome text is not escaped: %s", w.Body)
 		}
 
 		if w := do(t, r, call{method: "PATCH", url: "/api/v1/platform/tenants/yoga-studio", body: `{"status":"suspended"}`}); w.Code != 200 {
